@@ -1,0 +1,131 @@
+"""graphc: a compiler for automatic differentiation.
+
+Declare a model once as a static graph, derive its derivatives as graphs, optimize them, and run
+them as native code::
+
+    import graphc as gc
+    x1, x2 = gc.scalar("x1"), gc.scalar("x2")
+    f = (x1 + x2) * gc.log(x1 + x2)
+    graph = gc.Graph([x1, x2], [f, *gc.grad(f, [x1, x2])])
+    gc.evaluate(graph, 2.0, 5.0)          # reference values, computed with numpy
+    fn = gc.compile(graph)                # native code through LLVM
+    fn(2.0, 5.0)
+
+This module only re-exports the public API; each piece lives in its own module.
+"""
+
+from graphc import ops as _ops  # noqa: F401  (registers every op)
+from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
+from graphc.dot import render, to_dot
+from graphc.dsl import (
+    abs,
+    as_node,
+    astype,
+    broadcast_to,
+    concatenate,
+    constant,
+    cos,
+    dot,
+    exp,
+    expm1,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logsumexp,
+    matmul,
+    matrix,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    ones,
+    prod,
+    reshape,
+    scalar,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    softplus,
+    sqrt,
+    square,
+    stack,
+    stop_gradient,
+    sum,
+    tan,
+    tanh,
+    tensor,
+    transpose,
+    vector,
+    where,
+    zeros,
+)
+from graphc.evaluate import evaluate
+from graphc.graph import Graph, GraphError
+from graphc.node import Node
+from graphc.optimize import optimize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Graph",
+    "GraphError",
+    "Node",
+    "abs",
+    "as_node",
+    "astype",
+    "broadcast_to",
+    "concatenate",
+    "constant",
+    "cos",
+    "dot",
+    "evaluate",
+    "exp",
+    "expm1",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "log",
+    "log1p",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logsumexp",
+    "matmul",
+    "matrix",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "ones",
+    "optimize",
+    "prod",
+    "render",
+    "reshape",
+    "scalar",
+    "sigmoid",
+    "sign",
+    "sin",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "square",
+    "stack",
+    "stop_gradient",
+    "sum",
+    "tan",
+    "tanh",
+    "tensor",
+    "to_dot",
+    "transpose",
+    "vector",
+    "vjp",
+    "where",
+    "zeros",
+]

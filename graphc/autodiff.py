@@ -1,0 +1,216 @@
+"""Automatic differentiation as graph-to-graph transforms.
+
+- Reverse mode (:func:`vjp`, :func:`grad`): one sweep over the reversed topological order of the
+  outputs' graph, a cotangent per node accumulated with ``+``, each op's ``vjp`` rule building
+  graph nodes. Only nodes that depend on a ``wrt`` node receive cotangents, so nothing is
+  differentiated with respect to constants.
+- Forward mode (:func:`jvp`): one sweep in topological order with each op's ``jvp`` rule.
+- :func:`jacobian` (either mode), :func:`hessian` (forward over reverse) and :func:`hvp`
+  (Pearlmutter's Hessian-vector product) are compositions of the two.
+
+Every result is an ordinary node in the same graph world as its inputs, so results can be
+printed, optimized, compiled and differentiated again. Each call creates fresh nodes and keeps
+its cotangents in a map local to the call, so nested differentiations cannot confuse their
+perturbations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from graphc import dsl
+from graphc.graph import topological_order
+from graphc.node import Node, origin
+from graphc.ops.base import OPS, is_differentiable
+from graphc.shapes import fmt
+
+NodeOrList = Node | Sequence[Node]
+
+
+def _as_list(value: object) -> tuple[list, bool]:
+    if isinstance(value, (list, tuple)):
+        return list(value), False
+    return [value], True
+
+
+def _seed(what: str, value: object, like: Node) -> Node:
+    """A cotangent or tangent for ``like``: a node or an array of its shape, in its dtype."""
+    node = dsl.as_node(value, like)
+    if node.shape != like.shape:
+        raise ValueError(
+            f"{what}: a seed of shape {fmt(node.shape)} was given for a value of shape "
+            f"{fmt(like.shape)}; they must match"
+        )
+    dtype = like.dtype if is_differentiable(like) else "float64"
+    return dsl.astype(node, dtype)
+
+
+def _depends_on(order: Sequence[Node], sources: Sequence[Node]) -> set[int]:
+    """Ids of the nodes in ``order`` that depend on (or are) one of ``sources``."""
+    found = {id(s) for s in sources}
+    for node in order:
+        if id(node) not in found and any(id(a) in found for a in node.args):
+            found.add(id(node))
+    return found
+
+
+def _zeros_like(node: Node) -> Node:
+    return dsl.zeros(node.shape, node.dtype if is_differentiable(node) else "float64")
+
+
+def reverse_sweep(outputs: Sequence[Node], cts: Sequence[Node], wrt: Sequence[Node]) -> list:
+    """Cotangents of ``wrt`` (None where zero) given cotangents ``cts`` of ``outputs``."""
+    order = topological_order(outputs)
+    relevant = _depends_on(order, wrt)
+    wrt_ids = {id(w) for w in wrt}
+    ct: dict[int, Node] = {}
+
+    def accumulate(node: Node, value: Node) -> None:
+        previous = ct.get(id(node))
+        if previous is None:
+            ct[id(node)] = value
+        else:
+            with origin("adjoint"):
+                ct[id(node)] = previous + value
+
+    for out, seed in zip(outputs, cts):
+        if id(out) in relevant:
+            accumulate(out, seed)
+    for node in reversed(order):
+        node_ct = ct.get(id(node))
+        if node_ct is None or not node.args:
+            continue
+        needed = [id(a) in relevant for a in node.args]
+        if not any(needed):
+            continue
+        rule = OPS[node.op].vjp
+        if rule is None:
+            continue
+        with origin("adjoint"):
+            arg_cts = rule(node, node_ct)
+        for arg, arg_ct, need in zip(node.args, arg_cts, needed):
+            if need and arg_ct is not None:
+                assert arg_ct.shape == arg.shape, (node.op, arg_ct.shape, arg.shape)
+                accumulate(arg, arg_ct)
+        if id(node) not in wrt_ids:
+            del ct[id(node)]  # no longer needed: keeps the map small on long chains
+    return [ct.get(id(w)) for w in wrt]
+
+
+def vjp(outputs: NodeOrList, wrt: NodeOrList, cotangents: object) -> NodeOrList:
+    """Vector-Jacobian product: ``sum_k cotangent_k . d output_k / d wrt`` for each ``wrt``.
+
+    ``outputs`` and ``cotangents`` are a node and a seed, or lists of equal length (a seed is a
+    node, an array or a number of the output's shape). Returns a node per ``wrt`` (a list if
+    ``wrt`` is a list), of the ``wrt`` node's shape; zeros where there is no dependence.
+    """
+    outs, _ = _as_list(outputs)
+    seeds, _ = _as_list(cotangents)
+    wrts, single = _as_list(wrt)
+    if len(seeds) != len(outs):
+        raise ValueError(f"vjp: {len(outs)} outputs but {len(seeds)} cotangents")
+    outs = [dsl.as_node(o) for o in outs]
+    for w in wrts:
+        if not isinstance(w, Node):
+            raise TypeError(f"vjp: can only differentiate with respect to nodes, got {w!r}")
+    seeds = [_seed("vjp", s, o) for s, o in zip(seeds, outs)]
+    cts = reverse_sweep(outs, seeds, wrts)
+    result = [c if c is not None else _zeros_like(w) for c, w in zip(cts, wrts)]
+    return result[0] if single else result
+
+
+def grad(y: Node, wrt: NodeOrList) -> NodeOrList:
+    """Gradient of the scalar ``y`` with respect to a node (returns a node of its shape) or a
+    list of nodes (returns a list). Integer and boolean ``wrt`` get zero gradients."""
+    y = dsl.as_node(y)
+    if y.shape != ():
+        raise ValueError(
+            f"grad: the differentiated value must be a scalar, got shape {fmt(y.shape)}; use "
+            "gc.vjp(y, wrt, cotangent) or gc.jacobian(y, wrt) for non-scalar values"
+        )
+    if not is_differentiable(y):
+        raise TypeError(f"grad: cannot differentiate a value of dtype {y.dtype}")
+    return vjp(y, wrt, 1.0)
+
+
+def forward_sweep(outputs: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node]):
+    """Tangents of ``outputs`` (None where zero) given tangents of ``wrt``."""
+    order = topological_order(outputs)
+    tangent: dict[int, Node] = {id(w): t for w, t in zip(wrt, tangents)}
+    for node in order:
+        if id(node) in tangent or not node.args:
+            continue
+        arg_tangents = tuple(tangent.get(id(a)) for a in node.args)
+        if all(t is None for t in arg_tangents):
+            continue
+        rule = OPS[node.op].jvp
+        with origin("tangent"):
+            result = rule(node, arg_tangents) if rule is not None else None
+        if result is not None:
+            assert result.shape == node.shape, (node.op, result.shape, node.shape)
+            tangent[id(node)] = result
+    return [tangent.get(id(o)) for o in outputs]
+
+
+def jvp(outputs: NodeOrList, wrt: NodeOrList, tangents: object) -> NodeOrList:
+    """Jacobian-vector product (forward mode): ``sum_j d output / d wrt_j . tangent_j``.
+
+    Returns one node per output (a list if ``outputs`` is a list), of the output's shape.
+    """
+    outs, single = _as_list(outputs)
+    wrts, _ = _as_list(wrt)
+    seeds, _ = _as_list(tangents)
+    if len(seeds) != len(wrts):
+        raise ValueError(f"jvp: {len(wrts)} inputs but {len(seeds)} tangents")
+    outs = [dsl.as_node(o) for o in outs]
+    seeds = [_seed("jvp", s, w) for s, w in zip(seeds, wrts)]
+    result = forward_sweep(outs, wrts, seeds)
+    result = [t if t is not None else _zeros_like(o) for t, o in zip(result, outs)]
+    return result[0] if single else result
+
+
+def _one_hot(shape: tuple[int, ...], flat: int, dtype: str) -> Node:
+    """The unit array with a 1 at flat position ``flat``: a scalar written into zeros."""
+    one = dsl.constant(1.0, dtype)
+    if not shape:
+        return one
+    position = []
+    for dim in reversed(shape):
+        position.append(flat % dim)
+        flat //= dim
+    spec = tuple((p, 1, 1) for p in reversed(position))
+    return dsl.unslice(dsl.reshape(one, (1,) * len(shape)), spec, shape)
+
+
+def jacobian(y: Node, x: NodeOrList, mode: str = "auto") -> NodeOrList:
+    """The Jacobian of ``y`` with respect to ``x``, of shape ``y.shape + x.shape``.
+
+    ``mode="fwd"`` builds one jvp per element of ``x``, ``"rev"`` one vjp per element of ``y``;
+    ``"auto"`` picks forward mode when ``x`` has fewer elements than ``y``.
+    """
+    xs, single = _as_list(x)
+    y = dsl.as_node(y)
+    if mode not in ("auto", "fwd", "rev"):
+        raise ValueError(f"jacobian: mode must be 'auto', 'fwd' or 'rev', got {mode!r}")
+    dtype = y.dtype if is_differentiable(y) else "float64"
+    results = []
+    for xi in xs:
+        chosen = mode if mode != "auto" else ("fwd" if xi.size < y.size else "rev")
+        if chosen == "fwd":
+            columns = [jvp(y, xi, _one_hot(xi.shape, j, xi.dtype)) for j in range(xi.size)]
+            stacked = dsl.stack(columns, axis=-1) if columns else dsl.zeros(y.shape + (0,), dtype)
+        else:
+            rows = [vjp(y, xi, _one_hot(y.shape, i, dtype)) for i in range(y.size)]
+            stacked = dsl.stack(rows, axis=0) if rows else dsl.zeros((0,) + xi.shape, dtype)
+        results.append(dsl.reshape(stacked, y.shape + xi.shape))
+    return results[0] if single else results
+
+
+def hessian(f: Node, x: Node) -> Node:
+    """The Hessian of the scalar ``f``: forward-mode Jacobian of the reverse-mode gradient."""
+    return jacobian(grad(f, x), x, mode="fwd")  # type: ignore[arg-type]
+
+
+def hvp(f: Node, x: Node, v: object) -> Node:
+    """Hessian-vector product ``H v`` in O(n), without forming H (forward over reverse)."""
+    return jvp(grad(f, x), x, v)  # type: ignore[arg-type]

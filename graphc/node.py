@@ -1,0 +1,301 @@
+"""The IR's one node type, its attributes and constant payloads.
+
+Invariants:
+- A :class:`Node` is immutable and compared by identity (``eq=False``): two nodes computing the
+  same thing are different nodes until the CSE pass merges them. There is no global
+  hash-consing.
+- ``shape`` and ``dtype`` are fixed when the node is built, by the op's shape rule
+  (``graphc.ops``); nothing downstream re-derives them.
+- ``attrs`` is an :class:`Attrs` (an immutable, hashable dict), so ``(op, args, attrs)`` keys a
+  node's value for CSE.
+- Constant payloads are :class:`ConstValue`: read-only arrays keyed by dtype, shape and bytes, so
+  ``-0.0`` and ``0.0`` differ and ``nan`` equals ``nan``.
+
+Operator overloading lives here (``+``, ``@``, ``[]``, ``.T`` ...) and forwards to
+:mod:`graphc.dsl`, so derivative rules can write ``ct * node`` without importing the DSL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graphc.dtypes import SHORT_NAMES
+
+
+class Attrs(dict):
+    """An immutable, hashable mapping of op attributes (axis, shape, name, constant ...)."""
+
+    __slots__ = ("_hash",)
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = hash(tuple(sorted(self.items())))
+            return self._hash
+
+    def _immutable(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("node attributes are immutable")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _immutable  # type: ignore
+
+
+NO_ATTRS = Attrs()
+
+origin_stack: list[str] = [""]
+
+
+class origin:
+    """Context manager: nodes built inside are tagged with ``tag`` (see ``Node.origin``)."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+
+    def __enter__(self) -> None:
+        origin_stack.append(self.tag)
+
+    def __exit__(self, *exc: object) -> None:
+        origin_stack.pop()
+
+
+def current_origin() -> str:
+    return origin_stack[-1]
+
+
+class ConstValue:
+    """A constant's payload: a read-only numpy array, hashed by dtype, shape and bytes."""
+
+    __slots__ = ("array", "_key", "_splat")
+
+    def __init__(self, array: np.ndarray, copy: bool = True):
+        if copy:
+            array = np.array(array, copy=True)
+        array.setflags(write=False)
+        self.array = array
+        self._key: tuple | None = None
+        self._splat: Any = ...
+
+    @property
+    def key(self) -> tuple:
+        if self._key is None:
+            digest = hashlib.blake2b(self.array.tobytes(), digest_size=16).digest()
+            self._key = (self.array.dtype.str, self.array.shape, digest)
+        return self._key
+
+    @property
+    def splat(self) -> float | int | bool | None:
+        """The single value every element holds, or None if the elements differ (or nan)."""
+        if self._splat is ...:
+            flat = self.array.reshape(-1)
+            value = None
+            if flat.size and not (flat.dtype.kind == "f" and np.isnan(flat[0])):
+                first = flat[0]
+                # Bitwise equality: a splat of 0.0 must not hide a -0.0 element.
+                as_bytes = flat.view(np.uint8).reshape(flat.size, -1)
+                if (as_bytes == as_bytes[0]).all():
+                    value = first.item()
+            self._splat = value
+        return self._splat
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConstValue) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        if self.array.ndim == 0:
+            return repr(self.array.item())
+        text = np.array2string(self.array.reshape(-1)[:4], separator=", ", precision=6)
+        more = ", ..." if self.array.size > 4 else ""
+        return f"{text[:-1]}{more}]" if self.array.size > 4 else text
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Node:
+    """One value of a graph: ``op`` applied to ``args`` with ``attrs``, of a static type."""
+
+    op: str
+    args: tuple[Node, ...]
+    attrs: Attrs
+    shape: tuple[int, ...]
+    dtype: str
+    # Where the node came from: "" for the user's code, "adjoint" for reverse mode, "tangent"
+    # for forward mode. Display only (DOT colours); never part of a node's identity or value.
+    origin: str = ""
+
+    # -- introspection ---------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def type_str(self) -> str:
+        return f"{SHORT_NAMES[self.dtype]}[{','.join(map(str, self.shape))}]"
+
+    @property
+    def name(self) -> str | None:
+        """The input's name, for input nodes."""
+        return self.attrs.get("name")
+
+    @property
+    def value(self) -> np.ndarray:
+        """The constant's array, for constant nodes."""
+        return self.attrs["value"].array
+
+    def __repr__(self) -> str:
+        if self.op == "input":
+            return f"<input {self.attrs['name']}: {self.type_str}>"
+        if self.op == "const":
+            return f"<const {self.attrs['value']!r}: {self.type_str}>"
+        return f"<{self.op}: {self.type_str}>"
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "a graph node has no truth value while the graph is being built; "
+            "use gc.where(cond, a, b) for a data-dependent choice"
+        )
+
+    def __iter__(self):
+        raise TypeError(
+            f"cannot iterate over a graph node of shape {self.shape}; index it with x[i] instead"
+        )
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar node")
+        return self.shape[0]
+
+    # -- arithmetic (forwarded to graphc.dsl) -----------------------------------------------
+    def __add__(self, other):
+        return dsl.add(self, other)
+
+    def __radd__(self, other):
+        return dsl.add(other, self)
+
+    def __sub__(self, other):
+        return dsl.subtract(self, other)
+
+    def __rsub__(self, other):
+        return dsl.subtract(other, self)
+
+    def __mul__(self, other):
+        return dsl.multiply(self, other)
+
+    def __rmul__(self, other):
+        return dsl.multiply(other, self)
+
+    def __truediv__(self, other):
+        return dsl.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return dsl.divide(other, self)
+
+    def __pow__(self, other):
+        return dsl.power(self, other)
+
+    def __rpow__(self, other):
+        return dsl.power(other, self)
+
+    def __neg__(self):
+        return dsl.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return dsl.abs(self)
+
+    def __matmul__(self, other):
+        return dsl.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return dsl.matmul(other, self)
+
+    # Comparisons build boolean nodes; identity stays available through `is`.
+    def __lt__(self, other):
+        return dsl.less(self, other)
+
+    def __le__(self, other):
+        return dsl.less_equal(self, other)
+
+    def __gt__(self, other):
+        return dsl.greater(self, other)
+
+    def __ge__(self, other):
+        return dsl.greater_equal(self, other)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return dsl.equal(self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return dsl.not_equal(self, other)
+
+    __hash__ = object.__hash__
+
+    def __and__(self, other):
+        return dsl.logical_and(self, other)
+
+    def __rand__(self, other):
+        return dsl.logical_and(other, self)
+
+    def __or__(self, other):
+        return dsl.logical_or(self, other)
+
+    def __ror__(self, other):
+        return dsl.logical_or(other, self)
+
+    def __invert__(self):
+        return dsl.logical_not(self)
+
+    # numpy must not treat a node as an array: `np_array * node` should call __rmul__.
+    __array_ufunc__ = None
+
+    # -- methods ------------------------------------------------------------------------------
+    def __getitem__(self, index):
+        return dsl.index(self, index)
+
+    @property
+    def T(self):
+        return dsl.transpose(self)
+
+    def sum(self, axis=None, keepdims=False):
+        return dsl.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return dsl.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return dsl.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return dsl.min(self, axis, keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return dsl.prod(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return dsl.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return dsl.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def astype(self, dtype):
+        return dsl.astype(self, dtype)
+
+    def dot(self, other):
+        return dsl.matmul(self, other)
+
+
+from graphc import dsl  # noqa: E402  (dsl imports Node: bound after the class exists)

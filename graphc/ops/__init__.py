@@ -1,0 +1,9 @@
+"""Every op of graphc, one :class:`OpDef` record each, grouped by family.
+
+Importing this package registers all ops in :data:`OPS`; the families are plain tables.
+"""
+
+from graphc.ops import elementwise, linalg, reductions, shape, sources  # noqa: F401
+from graphc.ops.base import OPS, OpDef, make, rebuild
+
+__all__ = ["OPS", "OpDef", "make", "rebuild"]

@@ -1,0 +1,126 @@
+"""The op record and the registry every stage dispatches through.
+
+Each op is defined once, by one :class:`OpDef`, in the module of its family
+(``elementwise``, ``reductions``, ``linalg``, ``shape``, ``sources``). The record holds
+everything the system knows about the op, so adding an op touches one record:
+
+- ``infer(args, attrs) -> (shape, dtype)``: the shape and dtype rule; raises on bad input with a
+  message naming the op, the shapes or dtypes and what was expected.
+- ``evaluate(node, *arrays) -> ndarray``: the reference semantics, in numpy: the oracle.
+- ``vjp(node, ct) -> tuple[Node | None, ...]``: one cotangent per argument, built as graph nodes;
+  ``None`` means the op is not differentiable in that argument (the cotangent is zero).
+- ``jvp(node, tangents) -> Node | None``: the tangent of the output given one tangent (or
+  ``None`` for zero) per argument.
+- ``kind``: how lowering treats the op (``elementwise`` ops fuse into loops; the others are loop
+  nests or views), and ``lower``: the scalar code of an elementwise op (see ``graphc.jit``).
+
+Invariant: rules only build nodes through :func:`make` and the DSL, so every node they create is
+shape-checked like a user's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import is_not
+from typing import Any
+
+import numpy as np
+
+from graphc import dtypes
+from graphc.node import NO_ATTRS, Attrs, Node, current_origin
+from graphc.shapes import Shape, broadcast_axes
+
+Infer = Callable[[tuple[Node, ...], Attrs], tuple[Shape, str]]
+Vjp = Callable[[Node, Node], tuple[Node | None, ...]]
+Jvp = Callable[[Node, tuple[Node | None, ...]], Node | None]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    kind: str  # input | const | elementwise | reduce | matmul | view | concat | unslice
+    infer: Infer
+    evaluate: Callable[..., Any]
+    vjp: Vjp | None = None  # None: never differentiable (comparisons, sign, sources)
+    jvp: Jvp | None = None
+    lower: Callable[..., Any] | None = None  # elementwise: (emitter, node, operands) -> value
+    commutative: bool = False
+    doc: str = ""
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(*opdefs: OpDef) -> None:
+    for opdef in opdefs:
+        if opdef.name in OPS:
+            raise RuntimeError(f"op {opdef.name!r} is defined twice")
+        OPS[opdef.name] = opdef
+
+
+def make(op: str, args: tuple[Node, ...], attrs: Attrs = NO_ATTRS) -> Node:
+    """Build a node of ``op``: its shape and dtype come from the op's rule, which checks args."""
+    shape, dtype = OPS[op].infer(args, attrs)
+    return Node(op, args, attrs, shape, dtype, current_origin())
+
+
+def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
+    """``node`` with new arguments (same op and attrs), re-checked by the shape rule."""
+    if len(args) == len(node.args) and not any(map(is_not, args, node.args)):
+        return node
+    shape, dtype = OPS[node.op].infer(args, node.attrs)
+    return Node(node.op, args, node.attrs, shape, dtype, node.origin)
+
+
+# -- helpers shared by derivative rules -------------------------------------------------------
+
+
+def is_differentiable(node: Node) -> bool:
+    return node.dtype in dtypes.FLOATS
+
+
+def unbroadcast(ct: Node, like: Node) -> Node | None:
+    """Reverse of numpy broadcasting: sum ``ct`` down to ``like``'s shape and dtype.
+
+    Forward, broadcasting copies a value along new or size-1 axes, so in reverse the cotangents
+    of the copies add up. Returns None when ``like`` is not differentiable (int or bool).
+    """
+    from graphc import dsl
+
+    if not is_differentiable(like):
+        return None
+    if ct.shape != like.shape:
+        axes, kept = broadcast_axes(like.shape, ct.shape)
+        ct = dsl.sum(ct, axes) if axes else ct
+        if kept != like.shape:
+            ct = dsl.reshape(ct, like.shape)
+    if ct.dtype != like.dtype:
+        ct = dsl.astype(ct, like.dtype)
+    return ct
+
+
+def broadcast_tangent(tangent: Node | None, node: Node) -> Node | None:
+    """A tangent of an argument, broadcast and cast to the type of the result ``node``."""
+    from graphc import dsl
+
+    if tangent is None:
+        return None
+    if tangent.dtype != node.dtype:
+        tangent = dsl.astype(tangent, node.dtype)
+    if tangent.shape != node.shape:
+        tangent = dsl.broadcast_to(tangent, node.shape)
+    return tangent
+
+
+def add_tangents(*terms: Node | None) -> Node | None:
+    """Sum of the non-None terms, or None when all are None (a zero tangent)."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+def as_dtype(array: Any, dtype: str) -> np.ndarray:
+    return np.asarray(array, dtype=dtype)

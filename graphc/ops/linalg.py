@@ -1,0 +1,88 @@
+"""Matrix products: ``matmul`` for 1-D and 2-D operands, numpy's semantics.
+
+- ``(m, k) @ (k, n) -> (m, n)``, ``(k,) @ (k, n) -> (n,)``, ``(m, k) @ (k,) -> (m,)``,
+  ``(k,) @ (k,) -> ()``. Operands of three or more dimensions raise (not supported yet).
+- Derivative rules use transposes, which lowering reads as strided views, and which constant
+  folding turns into constants (so ``A.T`` of a symmetric constant ``A`` merges with ``A``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc import dtypes
+from graphc.ops.base import OpDef, add_tangents, is_differentiable, register
+from graphc.shapes import fmt
+
+
+def _dsl():
+    from graphc import dsl
+
+    return dsl
+
+
+def _infer_matmul(args, attrs):
+    a, b = args
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(
+            f"matmul: operands must have at least 1 dimension, got shapes {fmt(a.shape)} and "
+            f"{fmt(b.shape)}; use * to multiply by a scalar"
+        )
+    if a.ndim > 2 or b.ndim > 2:
+        raise ValueError(
+            f"matmul: operands of shapes {fmt(a.shape)} and {fmt(b.shape)}: only 1-D and 2-D "
+            "operands are supported"
+        )
+    inner_a = a.shape[-1]
+    inner_b = b.shape[0]
+    if inner_a != inner_b:
+        raise ValueError(
+            f"matmul: shapes {fmt(a.shape)} and {fmt(b.shape)} are not aligned: the last axis of "
+            f"the first ({inner_a}) must equal the first axis of the second ({inner_b})"
+        )
+    if a.dtype == dtypes.BOOL or b.dtype == dtypes.BOOL:
+        raise TypeError(f"matmul: boolean operands ({a.dtype}, {b.dtype}); expected numbers")
+    shape = a.shape[:-1] + b.shape[1:]
+    return shape, dtypes.promote(a.dtype, b.dtype)
+
+
+def _eval_matmul(node, a, b):
+    return np.asarray(np.matmul(a.astype(node.dtype), b.astype(node.dtype)), dtype=node.dtype)
+
+
+def _cast(ct, like):
+    return ct if ct.dtype == like.dtype else _dsl().astype(ct, like.dtype)
+
+
+def _outer(u, v):
+    dsl = _dsl()
+    return dsl.reshape(u, (u.shape[0], 1)) * dsl.reshape(v, (1, v.shape[0]))
+
+
+def _matmul_vjp(node, ct):
+    dsl = _dsl()
+    a, b = node.args
+    if a.ndim == 2 and b.ndim == 2:
+        ct_a, ct_b = lambda: ct @ dsl.transpose(b), lambda: dsl.transpose(a) @ ct
+    elif a.ndim == 1 and b.ndim == 2:
+        ct_a, ct_b = lambda: ct @ dsl.transpose(b), lambda: _outer(a, ct)
+    elif a.ndim == 2 and b.ndim == 1:
+        ct_a, ct_b = lambda: _outer(ct, b), lambda: ct @ a
+    else:
+        ct_a, ct_b = lambda: ct * b, lambda: ct * a
+    return (
+        _cast(ct_a(), a) if is_differentiable(a) else None,
+        _cast(ct_b(), b) if is_differentiable(b) else None,
+    )
+
+
+def _matmul_jvp(node, tangents):
+    (a, b), (ta, tb) = node.args, tangents
+    dsl = _dsl()
+    return add_tangents(
+        dsl.astype(ta @ b, node.dtype) if ta is not None else None,
+        dsl.astype(a @ tb, node.dtype) if tb is not None else None,
+    )
+
+
+register(OpDef("matmul", "matmul", _infer_matmul, _eval_matmul, _matmul_vjp, _matmul_jvp))

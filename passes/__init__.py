@@ -1,0 +1,122 @@
+"""graphc's optimizer: passes as pure ``Graph -> Graph`` functions and the pipeline running them.
+
+Contract of every pass: it never mutates its input, returns a valid graph (``verify()`` holds;
+the tests check after every pass), preserves the values of the outputs (``stabilize`` changes
+them only towards the exact value) and returns the very same object when it changes nothing, so
+"fixpoint reached" is ``new is old``.
+
+The pipeline is an explicit tuple of pass names, run round after round until a whole round
+changes nothing. No registration by import side effect, no priorities.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from graphc.graph import Graph
+from passes.cse import cse
+from passes.dce import dce
+from passes.fold_constants import fold_constants
+from passes.rewrite import rewrite
+from passes.simplify import make_rules
+from passes.stabilize import stabilize
+
+Pass = Callable[[Graph], Graph]
+
+DEFAULT_PIPELINE: tuple[str, ...] = ("simplify", "fold_constants", "stabilize", "cse", "dce")
+PASS_NAMES: tuple[str, ...] = ("simplify", "fold_constants", "stabilize", "cse", "dce")
+
+# Each round can only shrink or keep the graph (up to a constant per rewrite); real graphs reach
+# the fixpoint in 2-4 rounds. The bound only guards against a rule pair undoing each other.
+MAX_ROUNDS = 30
+
+
+def make_pass(name: str, unsafe_math: bool = False) -> Pass:
+    """The pass called ``name``, with its options bound."""
+    if name == "simplify":
+        rules = make_rules(unsafe_math)
+        return lambda graph: rewrite(graph, rules)
+    table: dict[str, Pass] = {
+        "fold_constants": fold_constants,
+        "stabilize": stabilize,
+        "cse": cse,
+        "dce": dce,
+    }
+    if name not in table:
+        raise ValueError(f"unknown pass {name!r}; the passes are {', '.join(PASS_NAMES)}")
+    return table[name]
+
+
+@dataclass(frozen=True)
+class PassStat:
+    round: int
+    name: str
+    nodes_before: int
+    nodes_after: int
+    seconds: float
+    changed: bool
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    graph: Graph
+    stats: tuple[PassStat, ...]
+    rounds: int
+
+    def summary(self) -> str:
+        """A table of what each pass did, round by round."""
+        lines = [f"{'round':>5} {'pass':<15} {'before':>8} {'after':>8} {'ms':>9}"]
+        for s in self.stats:
+            lines.append(
+                f"{s.round:>5} {s.name:<15} {s.nodes_before:>8} {s.nodes_after:>8} "
+                f"{s.seconds * 1e3:>9.2f}"
+            )
+        return "\n".join(lines)
+
+
+def run(
+    graph: Graph,
+    pipeline: Sequence[str] = DEFAULT_PIPELINE,
+    *,
+    unsafe_math: bool = False,
+    on_pass: Callable[[str, Graph], None] | None = None,
+    verify: bool = False,
+    max_rounds: int = MAX_ROUNDS,
+) -> PipelineResult:
+    """Run ``pipeline`` to a fixpoint; ``on_pass(name, graph)`` sees the graph after each pass."""
+    passes = [(name, make_pass(name, unsafe_math)) for name in pipeline]
+    stats: list[PassStat] = []
+    rounds = 0
+    for rounds in range(1, max_rounds + 1):
+        changed_in_round = False
+        for name, function in passes:
+            start = time.perf_counter()
+            new = function(graph)
+            elapsed = time.perf_counter() - start
+            changed = new is not graph
+            stats.append(PassStat(rounds, name, len(graph.nodes), len(new.nodes), elapsed, changed))
+            if verify:
+                new.verify()
+            if on_pass is not None:
+                on_pass(name, new)
+            changed_in_round |= changed
+            graph = new
+        if not changed_in_round:
+            break
+    return PipelineResult(graph, tuple(stats), rounds)
+
+
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "PASS_NAMES",
+    "PassStat",
+    "PipelineResult",
+    "make_pass",
+    "run",
+    "cse",
+    "dce",
+    "fold_constants",
+    "stabilize",
+]
