@@ -136,7 +136,9 @@ def grad(y: Node, wrt: NodeOrList) -> NodeOrList:
 def forward_sweep(outputs: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node]):
     """Tangents of ``outputs`` (None where zero) given tangents of ``wrt``."""
     order = topological_order(outputs)
-    tangent: dict[int, Node] = {id(w): t for w, t in zip(wrt, tangents)}
+    # Integer and boolean inputs are not differentiable: their tangents are zero, as their
+    # cotangents are in reverse mode (otherwise `k.astype(float)` would carry k's tangent on).
+    tangent: dict[int, Node] = {id(w): t for w, t in zip(wrt, tangents) if is_differentiable(w)}
     for node in order:
         if id(node) in tangent or not node.args:
             continue

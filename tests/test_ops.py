@@ -1,0 +1,541 @@
+"""One table over every op of ``graphc.ops.OPS``: records, values, derivatives.
+
+``TABLE`` has one row per registered op (a test fails when an op is added without a row), each
+row a few cases: how to build the op from inputs, the numpy expression it must equal, the input
+shapes (with broadcasting cases) and domains. For every case:
+
+- evaluation agrees with numpy in float64 and float32 (values and result dtype);
+- the vjp agrees with central finite differences, the jvp with a directional finite
+  difference, and the two agree with each other through ``<u, J v> == <J^T u, v>``;
+- arguments the op is not differentiable in (comparisons, sign, logic, integer and boolean
+  inputs) get zero cotangents and tangents, never an error.
+
+Below the table: the documented behaviour at kinks (abs'(0) = 0, sqrt'(0) = +inf, ties of
+maximum/minimum and of max/min reductions share the derivative, prod with one and two zeros).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from helpers import function_of, numeric_jvp, numeric_vjp, outputs, random_array
+
+import graphc as gc
+from graphc import dsl
+from graphc.ops import OPS
+
+# -- the table --------------------------------------------------------------------------------
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way to exercise an op. ``derivative`` is ``"fd"`` (checked against finite
+    differences in every float input), ``"zero"`` (not differentiable: every cotangent is
+    zero) or ``"none"`` (no float output to differentiate, e.g. a constant)."""
+
+    build: Callable[..., gc.Node]
+    ref: Callable[..., np.ndarray]
+    shapes: tuple[Shape, ...]
+    domains: tuple[str, ...]
+    derivative: str = "fd"
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    fd_h: float = 1e-6
+    fd_rtol: float = 1e-6
+    label: str = ""
+
+
+ELEMENTWISE_SHAPES = [(2, 3), ()]
+BROADCAST_SHAPES = [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3))]
+
+
+def unary(build, ref, domain="real", derivative="fd", **kw) -> list[Case]:
+    return [
+        Case(build, ref, (shape,), (domain,), derivative, label=str(shape), **kw)
+        for shape in ELEMENTWISE_SHAPES
+    ]
+
+
+def binary(build, ref, domains=("real", "real"), derivative="fd", **kw) -> list[Case]:
+    return [
+        Case(build, ref, shapes, domains, derivative, label=str(shapes), **kw)
+        for shapes in BROADCAST_SHAPES
+    ]
+
+
+def sigmoid_ref(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def logsumexp_ref(x, axis=None, keepdims=False):
+    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+
+
+def unslice_ref(x):
+    out = np.zeros((5, 3), dtype=x.dtype)
+    out[1:5:2, ::-1] = x
+    return out
+
+
+CONST = np.array([[1.5, -0.0, 2.0], [np.inf, -3.25, 0.5]])
+
+
+def reductions(fn, ref, domain) -> list[Case]:
+    """A reduction over all axes, one axis, two axes with keepdims, and a negative axis."""
+    return [
+        Case(lambda x: fn(x), ref, ((2, 3, 4),), (domain,), label="all"),
+        Case(lambda x: fn(x, 1), lambda x: ref(x, axis=1), ((2, 3, 4),), (domain,), label="1"),
+        Case(
+            lambda x: fn(x, (0, 2), keepdims=True),
+            lambda x: ref(x, axis=(0, 2), keepdims=True),
+            ((2, 3, 4),),
+            (domain,),
+            label="0,2 keep",
+        ),
+        Case(lambda x: fn(x, -1), lambda x: ref(x, axis=-1), ((3,),), (domain,), label="vector"),
+    ]
+
+
+def comparison(build, ref) -> list[Case]:
+    cases = binary(build, ref, ("distinct", "distinct"), "zero")
+    # Equal elements on purpose: eq/ne/le/ge must see ties.
+    cases.append(Case(lambda x: build(x, x), lambda x: ref(x, x), ((4,),), ("real",), "zero"))
+    return cases
+
+
+TABLE: dict[str, list[Case]] = {
+    # sources
+    "input": [Case(lambda x: x, lambda x: x, ((2, 3),), ("real",))],
+    "const": [
+        Case(lambda: gc.constant(CONST), lambda: CONST, (), (), "none", ("float64",)),
+        Case(
+            lambda: gc.constant(CONST, "float32"),
+            lambda: CONST.astype(np.float32),
+            (),
+            (),
+            "none",
+            ("float32",),
+        ),
+    ],
+    # elementwise unary
+    "neg": unary(lambda x: -x, np.negative),
+    "exp": unary(gc.exp, np.exp),
+    "log": unary(gc.log, np.log, "positive"),
+    "log1p": unary(gc.log1p, np.log1p, "unit"),
+    "expm1": unary(gc.expm1, np.expm1),
+    "sqrt": unary(gc.sqrt, np.sqrt, "positive"),
+    "sin": unary(gc.sin, np.sin),
+    "cos": unary(gc.cos, np.cos),
+    "tan": unary(gc.tan, np.tan, "small"),
+    "tanh": unary(gc.tanh, np.tanh),
+    "sigmoid": unary(gc.sigmoid, sigmoid_ref),
+    "softplus": unary(gc.softplus, lambda x: np.logaddexp(0, x)),
+    "abs": unary(gc.abs, np.abs, "nonzero"),
+    "sign": unary(gc.sign, np.sign, "nonzero", "zero"),
+    "stop_gradient": unary(gc.stop_gradient, lambda x: x, "real", "zero"),
+    "cast": [
+        Case(
+            lambda x: x.astype("float32"),
+            lambda x: x.astype(np.float32),
+            ((2, 3),),
+            ("real",),
+            dtypes=("float64",),
+            fd_h=1e-3,
+            fd_rtol=1e-3,
+            label="f64->f32",
+        ),
+        Case(
+            lambda x: x.astype("float64"),
+            lambda x: x.astype(np.float64),
+            ((2, 3),),
+            ("real",),
+            dtypes=("float32",),
+            label="f32->f64",
+        ),
+        Case(
+            lambda x: x.astype("int64"),
+            lambda x: x.astype(np.int64),
+            ((2, 3),),
+            ("real",),
+            "zero",
+            label="float->int",
+        ),
+        Case(
+            lambda k: k.astype("float64"),
+            lambda k: k.astype(np.float64),
+            ((3,),),
+            ("int",),
+            "zero",
+            label="int->float",
+        ),
+        Case(
+            lambda b: b.astype("float32"),
+            lambda b: b.astype(np.float32),
+            ((3,),),
+            ("bool",),
+            "zero",
+            label="bool->float",
+        ),
+    ],
+    "not": [Case(lambda b: ~b, np.logical_not, ((2, 3),), ("bool",), "zero")],
+    # elementwise binary
+    "add": binary(lambda x, y: x + y, np.add)
+    + [Case(lambda x, k: x + k, np.add, ((2, 3), (3,)), ("real", "int"), label="int")],
+    "sub": binary(lambda x, y: x - y, np.subtract),
+    "mul": binary(lambda x, y: x * y, np.multiply)
+    + [Case(lambda k, x: k * x, np.multiply, ((3,), (2, 3)), ("int", "real"), label="int")],
+    "div": binary(lambda x, y: x / y, np.divide, ("real", "nonzero")),
+    "pow": binary(lambda x, y: x**y, np.power, ("positive", "real"))
+    + [Case(lambda x: x**3, lambda x: x**3, ((2, 3),), ("real",), label="x**3")],
+    "maximum": binary(gc.maximum, np.maximum, ("distinct", "distinct")),
+    "minimum": binary(gc.minimum, np.minimum, ("distinct", "distinct")),
+    "lt": comparison(lambda x, y: x < y, np.less),
+    "le": comparison(lambda x, y: x <= y, np.less_equal),
+    "gt": comparison(lambda x, y: x > y, np.greater),
+    "ge": comparison(lambda x, y: x >= y, np.greater_equal),
+    "eq": comparison(lambda x, y: x == y, np.equal),
+    "ne": comparison(lambda x, y: x != y, np.not_equal),
+    "and": [
+        Case(lambda a, b: a & b, np.logical_and, s, ("bool", "bool"), "zero")
+        for s in BROADCAST_SHAPES
+    ],
+    "or": [
+        Case(lambda a, b: a | b, np.logical_or, s, ("bool", "bool"), "zero")
+        for s in BROADCAST_SHAPES
+    ],
+    "where": [
+        Case(gc.where, np.where, ((2, 3),) * 3, ("bool", "real", "real")),
+        Case(gc.where, np.where, ((2, 3), (3,), ()), ("bool", "real", "real"), label="bcast"),
+        Case(gc.where, np.where, ((3,), (2, 1), (2, 3)), ("bool", "real", "real"), label="bc2"),
+    ],
+    # reductions
+    "sum": reductions(gc.sum, np.sum, "real"),
+    "prod": reductions(gc.prod, np.prod, "nonzero"),
+    "max": reductions(gc.max, np.max, "distinct"),
+    "min": reductions(gc.min, np.min, "distinct"),
+    "logsumexp": reductions(gc.logsumexp, logsumexp_ref, "real"),
+    # linear algebra
+    "matmul": [
+        Case(lambda a, b: a @ b, np.matmul, (sa, sb), ("real", "real"), label=f"{sa}@{sb}")
+        for sa, sb in [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,))]
+    ],
+    # shapes
+    "reshape": [
+        Case(lambda x: x.reshape(3, 2), lambda x: x.reshape(3, 2), ((2, 3),), ("real",)),
+        Case(lambda x: x.reshape(2, 1, -1), lambda x: x.reshape(2, 1, -1), ((6,),), ("real",)),
+        Case(lambda x: x.reshape(()), lambda x: x.reshape(()), ((1, 1),), ("real",)),
+    ],
+    "transpose": [
+        Case(lambda x: x.T, lambda x: x.T, ((2, 3),), ("real",)),
+        Case(
+            lambda x: x.transpose(1, 2, 0),
+            lambda x: x.transpose(1, 2, 0),
+            ((2, 3, 4),),
+            ("real",),
+        ),
+    ],
+    "broadcast_to": [
+        Case(lambda x: gc.broadcast_to(x, (2, 3)), lambda x: np.broadcast_to(x, (2, 3)), (s,), d)
+        for s, d in [((3,), ("real",)), ((2, 1), ("real",)), ((), ("real",))]
+    ],
+    "slice": [
+        Case(lambda x: x[1:, ::-2], lambda x: x[1:, ::-2], ((3, 5),), ("real",)),
+        Case(lambda x: x[::2, 1], lambda x: x[::2, 1], ((3, 5),), ("real",)),
+        Case(lambda x: x[-1], lambda x: x[-1], ((4,),), ("real",)),
+    ],
+    "unslice": [
+        Case(
+            lambda x: dsl.unslice(x, [(1, 2, 2), (2, -1, 3)], (5, 3)),
+            unslice_ref,
+            ((2, 3),),
+            ("real",),
+        )
+    ],
+    "concatenate": [
+        Case(
+            lambda x, y: gc.concatenate([x, y], axis=1),
+            lambda x, y: np.concatenate([x, y], axis=1),
+            ((2, 3), (2, 1)),
+            ("real", "real"),
+        ),
+        Case(
+            lambda x, y: gc.stack([x, y], axis=-1),
+            lambda x, y: np.stack([x, y], axis=-1),
+            ((3,), (3,)),
+            ("real", "real"),
+            label="stack",
+        ),
+        Case(
+            lambda x, k: gc.concatenate([x, k]),
+            lambda x, k: np.concatenate([x, k]),
+            ((2,), (3,)),
+            ("real", "int"),
+            label="int",
+        ),
+    ],
+}
+
+CASES = [
+    pytest.param(name, case, id=f"{name}-{case.label or i}")
+    for name, cases in TABLE.items()
+    for i, case in enumerate(cases)
+]
+FLOAT_CASES = [p for p in CASES if "float64" in p.values[1].dtypes]
+
+
+def test_every_op_has_a_row_and_every_row_an_op():
+    assert set(TABLE) == set(OPS), "add a row to TABLE for each new op (and remove stale rows)"
+    assert all(TABLE[name] for name in TABLE)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_op_record_is_complete(name):
+    opdef = OPS[name]
+    assert opdef.name == name
+    assert opdef.kind in {
+        "input",
+        "const",
+        "elementwise",
+        "reduce",
+        "matmul",
+        "view",
+        "concat",
+        "unslice",
+    }
+    assert callable(opdef.infer) and callable(opdef.evaluate)
+    # Forward and reverse mode cover the same ops: a vjp rule without a jvp rule (or the other
+    # way round) would make jvp and vjp disagree about what is differentiable.
+    assert (opdef.vjp is None) == (opdef.jvp is None)
+    if opdef.kind == "elementwise":
+        assert opdef.lower is not None, "elementwise ops need the scalar code the JIT fuses"
+    if opdef.commutative:
+        assert opdef.kind == "elementwise"
+
+
+# -- building a case --------------------------------------------------------------------------
+
+
+def input_dtype(domain: str, dtype: str) -> str:
+    return {"int": "int64", "bool": "bool"}.get(domain, dtype)
+
+
+def setup(case: Case, dtype: str, seed: int = 0):
+    """Input nodes, the built node, and random input values for ``case``."""
+    rng = np.random.default_rng(seed)
+    nodes = [
+        gc.tensor(f"x{i}", shape, input_dtype(domain, dtype))
+        for i, (shape, domain) in enumerate(zip(case.shapes, case.domains))
+    ]
+    args = [
+        random_array(rng, shape, input_dtype(domain, dtype), domain, salt=i)
+        for i, (shape, domain) in enumerate(zip(case.shapes, case.domains))
+    ]
+    return nodes, case.build(*nodes), args, rng
+
+
+def float_positions(nodes) -> list[int]:
+    return [i for i, n in enumerate(nodes) if n.dtype in ("float64", "float32")]
+
+
+# -- evaluation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, case", CASES)
+def test_evaluate_matches_numpy(name, case):
+    for dtype in case.dtypes:
+        nodes, out, args, _ = setup(case, dtype)
+        graph = gc.Graph(nodes, [out])
+        assert any(n.op == name for n in graph.nodes), f"case does not build a {name} node"
+        (got,) = outputs(graph, *args)
+        want = np.asarray(case.ref(*args))
+        assert got.shape == want.shape == out.shape
+        assert got.dtype == want.dtype == np.dtype(out.dtype), (got.dtype, want.dtype, dtype)
+        rtol = 1e-14 if got.dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
+
+
+# -- derivatives ------------------------------------------------------------------------------
+
+
+def _differentiable_output(node: gc.Node) -> gc.Node:
+    return node if node.dtype in ("float64", "float32") else node.astype("float64")
+
+
+@pytest.mark.parametrize("name, case", [p for p in FLOAT_CASES if p.values[1].derivative == "fd"])
+def test_vjp_matches_finite_differences(name, case):
+    nodes, out, args, rng = setup(case, "float64")
+    wrt = float_positions(nodes)
+    u = rng.standard_normal(out.shape)
+    cts = gc.vjp(out, nodes, u)
+    got = outputs(gc.Graph(nodes, cts), *args)
+    want = numeric_vjp(function_of(nodes, out), args, u, wrt, h=case.fd_h)
+    for i, fd in zip(wrt, want):
+        assert got[i].shape == nodes[i].shape and got[i].dtype == np.dtype(nodes[i].dtype)
+        np.testing.assert_allclose(got[i], fd, rtol=case.fd_rtol, atol=case.fd_rtol * 1e-2)
+    for i in set(range(len(nodes))) - set(wrt):  # int and bool inputs: zero, not an error
+        assert got[i].shape == nodes[i].shape and not got[i].any()
+
+
+@pytest.mark.parametrize("name, case", [p for p in FLOAT_CASES if p.values[1].derivative == "fd"])
+def test_jvp_matches_finite_differences_and_vjp(name, case):
+    """The dot-product test <u, J v> == <J^T u, v>, and J v against a finite difference."""
+    nodes, out, args, rng = setup(case, "float64", seed=1)
+    wrt = float_positions(nodes)
+    u = rng.standard_normal(out.shape)
+    v = [rng.standard_normal(nodes[i].shape) for i in wrt]
+    tangent = gc.jvp(out, [nodes[i] for i in wrt], v)
+    cotangents = gc.vjp(out, [nodes[i] for i in wrt], u)
+    jv, *vjs = outputs(gc.Graph(nodes, [tangent, *cotangents]), *args)
+    assert jv.shape == out.shape
+    lhs = float(np.sum(u * jv))
+    rhs = sum(float(np.sum(vj * vi)) for vj, vi in zip(vjs, v))
+    # The seeds are rounded to the output's dtype, so a float32 output agrees to float32 only.
+    tol = 1e-12 if out.dtype == "float64" else 1e-6
+    assert lhs == pytest.approx(rhs, rel=tol, abs=tol)
+    tangents = [None] * len(nodes)
+    for i, vi in zip(wrt, v):
+        tangents[i] = vi
+    fd = numeric_jvp(function_of(nodes, out), args, tangents, h=case.fd_h)
+    np.testing.assert_allclose(jv, fd, rtol=case.fd_rtol, atol=case.fd_rtol * 1e-2)
+
+
+@pytest.mark.parametrize("name, case", [p for p in FLOAT_CASES if p.values[1].derivative == "fd"])
+def test_vjp_in_float32_has_input_dtypes_and_float64_values(name, case):
+    nodes64, out64, args, rng = setup(case, "float64", seed=2)
+    nodes32 = [
+        gc.tensor(n.name, n.shape, "float32" if n.dtype == "float64" else n.dtype) for n in nodes64
+    ]
+    out32 = case.build(*nodes32)
+    u = rng.standard_normal(out64.shape)
+    got = outputs(
+        gc.Graph(nodes32, gc.vjp(out32, nodes32, u)),
+        *[a.astype(np.float32) if a.dtype == np.float64 else a for a in args],
+    )
+    want = outputs(gc.Graph(nodes64, gc.vjp(out64, nodes64, u)), *args)
+    for g, w, n in zip(got, want, nodes32):
+        if n.dtype == "float32":
+            assert g.dtype == np.float32
+            np.testing.assert_allclose(g, w, rtol=2e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, case", [p for p in CASES if p.values[1].derivative == "zero"])
+def test_non_differentiable_args_get_zero_not_errors(name, case):
+    dtype = case.dtypes[0]
+    nodes, out, args, rng = setup(case, dtype)
+    assert (
+        OPS[name].vjp is None
+        or name == "cast"
+        or all(n.dtype not in ("float64", "float32") for n in nodes)
+    )
+    y = _differentiable_output(out)
+    u = rng.standard_normal(y.shape)
+    cts = gc.vjp(y, nodes, u)
+    v = [np.ones(n.shape) for n in nodes]
+    tangent = gc.jvp(y, nodes, v)
+    got = outputs(gc.Graph(nodes, [*cts, tangent, gc.grad(gc.sum(y), nodes[0])]), *args)
+    for value, node in zip(got, nodes):
+        assert value.shape == node.shape and not value.any()
+    assert not got[-2].any() and not got[-1].any()
+
+
+# -- kinks, ties and zeros: the documented choices ---------------------------------------------
+
+
+def derivative_at(f, *point):
+    """Values of ``grad(f)`` at ``point`` for scalar inputs, and of the jvp along each axis."""
+    xs = [gc.tensor(f"x{i}", np.shape(p)) for i, p in enumerate(point)]
+    y = f(*xs)
+    grads = gc.grad(y, xs)
+    tangents = [
+        gc.jvp(
+            y,
+            xs,
+            [
+                np.ones(np.shape(p)) if i == j else np.zeros(np.shape(p))
+                for j, p in enumerate(point)
+            ],
+        )
+        for i in range(len(point))
+    ]
+    values = outputs(gc.Graph(xs, [*grads, *tangents]), *point)
+    return values[: len(xs)], values[len(xs) :]
+
+
+@pytest.mark.parametrize("zero", [0.0, -0.0])
+def test_abs_derivative_at_zero_is_zero(zero):
+    (g,), (t,) = derivative_at(gc.abs, zero)
+    assert g == 0.0 and t == 0.0
+    (g,), _ = derivative_at(gc.abs, -2.0)
+    assert g == -1.0
+
+
+def test_sqrt_derivative_at_zero_is_plus_inf():
+    (g,), (t,) = derivative_at(gc.sqrt, 0.0)
+    assert g == np.inf and t == np.inf
+
+
+@pytest.mark.parametrize("fn", [gc.maximum, gc.minimum])
+def test_maximum_minimum_ties_split_half_half(fn):
+    grads, tangents = derivative_at(fn, 1.5, 1.5)
+    assert [float(g) for g in grads] == [0.5, 0.5]
+    assert [float(t) for t in tangents] == [0.5, 0.5]
+    grads, _ = derivative_at(fn, 1.0, 2.0)  # no tie: all to the winner
+    assert [float(g) for g in grads] == ([0.0, 1.0] if fn is gc.maximum else [1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "fn, x, want",
+    [
+        (gc.max, [1.0, 3.0, 3.0, 2.0], [0.0, 0.5, 0.5, 0.0]),
+        (gc.max, [3.0, 3.0, 3.0], [1 / 3, 1 / 3, 1 / 3]),
+        (gc.min, [1.0, 3.0, 1.0, 2.0], [0.5, 0.0, 0.5, 0.0]),
+        (lambda x: gc.max(x.reshape(2, 2), axis=1).sum(), [2.0, 2.0, 1.0, 5.0], [0.5, 0.5, 0, 1]),
+    ],
+)
+def test_max_min_reduction_ties_share_equally(fn, x, want):
+    (g,), (t,) = derivative_at(fn, np.array(x))
+    np.testing.assert_allclose(g, want, rtol=1e-15)
+    assert t == pytest.approx(sum(want))  # jvp along all ones
+
+
+@pytest.mark.parametrize(
+    "x, want",
+    [
+        ([2.0, 0.0, 3.0], [0.0, 6.0, 0.0]),  # one zero: only it has a weight
+        ([0.0, 2.0, 0.0], [0.0, 0.0, 0.0]),  # two zeros: every product of the others is 0
+        ([2.0, -0.5, 3.0], [-1.5, 6.0, -1.0]),
+    ],
+)
+def test_prod_gradient_with_zeros(x, want):
+    x = np.array(x)
+    (g,), _ = derivative_at(gc.prod, x)
+    np.testing.assert_array_equal(g, want)  # exact: no division by a zero
+    (fd,) = numeric_vjp(np.prod, [x], np.array(1.0), [0])
+    np.testing.assert_allclose(g, fd, atol=1e-9)
+
+
+def test_prod_gradient_with_zeros_along_an_axis():
+    x = np.array([[2.0, 0.0, 3.0], [0.0, 5.0, 0.0], [1.0, 2.0, 4.0]])
+    (g,), _ = derivative_at(lambda m: gc.sum(gc.prod(m, axis=1) * np.array([1.0, 2.0, 3.0])), x)
+    np.testing.assert_array_equal(g, [[0, 6, 0], [0, 0, 0], [24, 12, 6]])
+
+
+def test_pow_derivative_in_the_exponent_at_a_zero_base_is_zero():
+    grads, _ = derivative_at(lambda a, b: a**b, 0.0, 2.0)
+    assert [float(g) for g in grads] == [0.0, 0.0]
+
+
+def test_comparisons_sign_and_integers_are_constant_for_derivatives():
+    x, y = gc.vector("x", 3), gc.vector("y", 3)
+    k = gc.vector("k", 3, "int64")
+    f = gc.sum(gc.where(x > y, x, 2.0 * y) * gc.sign(x) + x * k)
+    gx, gy, gk = gc.grad(f, [x, y, k])
+    xv, yv, kv = np.array([1.0, -2.0, 3.0]), np.array([0.0, 0.0, 5.0]), np.array([1, 2, 3])
+    got = outputs(gc.Graph([x, y, k], [gx, gy, gk]), xv, yv, kv)
+    np.testing.assert_array_equal(got[0], np.where(xv > yv, 1.0, 0.0) * np.sign(xv) + kv)
+    np.testing.assert_array_equal(got[1], np.where(xv > yv, 0.0, 2.0) * np.sign(xv))
+    assert got[2].shape == (3,) and not got[2].any()
