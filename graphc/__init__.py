@@ -67,6 +67,7 @@ from graphc.evaluate import evaluate
 from graphc.graph import Graph, GraphError
 from graphc.node import Node
 from graphc.optimize import optimize
+from graphc.trace import Trace, trace
 
 __version__ = "0.1.0"
 
@@ -74,6 +75,7 @@ __all__ = [
     "Graph",
     "GraphError",
     "Node",
+    "Trace",
     "abs",
     "as_node",
     "astype",
@@ -123,6 +125,7 @@ __all__ = [
     "tanh",
     "tensor",
     "to_dot",
+    "trace",
     "transpose",
     "vector",
     "vjp",
