@@ -65,6 +65,7 @@ from graphc.dsl import (
 )
 from graphc.evaluate import evaluate
 from graphc.graph import Graph, GraphError
+from graphc.jit import CompiledFunction, compile
 from graphc.node import Node
 from graphc.optimize import optimize
 from graphc.trace import Trace, trace
@@ -72,6 +73,7 @@ from graphc.trace import Trace, trace
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompiledFunction",
     "Graph",
     "GraphError",
     "Node",
@@ -80,6 +82,7 @@ __all__ = [
     "as_node",
     "astype",
     "broadcast_to",
+    "compile",
     "concatenate",
     "constant",
     "cos",

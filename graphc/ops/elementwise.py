@@ -93,9 +93,10 @@ def _infer_compare(op: str):
 
 def _infer_logic(op: str):
     def infer(args, attrs):
-        for arg in args:
-            if arg.dtype != dtypes.BOOL:
-                raise TypeError(f"{op}: expected boolean operands, got {arg.dtype}")
+        if any(arg.dtype != dtypes.BOOL for arg in args):
+            # Name every operand's dtype: the user needs to see which one is not boolean.
+            got = " and ".join(arg.dtype for arg in args)
+            raise TypeError(f"{op}: expected boolean operands, got {got}")
         return _common_shape(op, args), dtypes.BOOL
 
     return infer
@@ -103,6 +104,20 @@ def _infer_logic(op: str):
 
 def _infer_same(args, attrs):
     return args[0].shape, args[0].dtype
+
+
+def _infer_numeric(op: str):
+    # numpy has no boolean negative or sign (-b and sign(b) raise there too): refuse them when
+    # the node is built rather than when it is evaluated or compiled.
+    def infer(args, attrs):
+        if args[0].dtype == dtypes.BOOL:
+            raise TypeError(
+                f"{op}: a boolean operand ({args[0].dtype}{list(args[0].shape)}); expected "
+                "numbers: use ~ for logical not, or convert with .astype('float64') first"
+            )
+        return args[0].shape, args[0].dtype
+
+    return infer
 
 
 def _infer_cast(args, attrs):
@@ -183,7 +198,7 @@ def _lower_extremum(pred: str):
     # numpy's maximum: (a >= b or isnan(a)) ? a : b, so nan in either argument propagates.
     def lower(em, node, a, b):
         a, b = em.cast(a, node.dtype), em.cast(b, node.dtype)
-        wins = em.cmp(pred + "e" if pred in ("gt", "lt") else pred, a, b)
+        wins = em.cmp({"gt": "ge", "lt": "le"}[pred], a, b)
         if dtypes.is_float(node.dtype):
             wins = em.logic("or", wins, em.isnan(a))
         return em.select(wins, a, b)
@@ -214,7 +229,7 @@ def _lower_where(em, node, cond, a, b):
 # -- derivative rules -------------------------------------------------------------------------
 
 
-def _unary(name, fn, chain, lower, float_result=True, doc=""):
+def _unary(name, fn, chain, lower, float_result=True, bool_ok=True, doc=""):
     """An elementwise unary op whose Jacobian is diagonal: ``chain(node, seed)`` is seed * f'."""
 
     def vjp(node, ct):
@@ -227,7 +242,10 @@ def _unary(name, fn, chain, lower, float_result=True, doc=""):
             return None
         return chain(node, broadcast_tangent(t, node))
 
-    infer = _infer_float_result(name) if float_result else _infer_same
+    if float_result:
+        infer = _infer_float_result(name)
+    else:
+        infer = _infer_same if bool_ok else _infer_numeric(name)
     return OpDef(
         name,
         "elementwise",
@@ -237,6 +255,7 @@ def _unary(name, fn, chain, lower, float_result=True, doc=""):
         jvp if chain else None,
         lower,
         doc=doc,
+        arity=1,
     )
 
 
@@ -251,6 +270,7 @@ UNARY = [
         lambda n, s: -s,
         lambda em, n, x: em.neg(em.cast(x, n.dtype)),
         float_result=False,
+        bool_ok=False,
     ),
     _unary("exp", np.exp, lambda n, s: s * n, _lower_call("exp")),
     _unary("log", np.log, lambda n, s: s / _x(n), _lower_call("log")),
@@ -266,7 +286,7 @@ UNARY = [
     _unary("softplus", _softplus, lambda n, s: s * _dsl().sigmoid(_x(n)), _lower_softplus),
     # abs'(0) = sign(0) = 0: the subgradient of least norm.
     _unary("abs", np.abs, lambda n, s: s * _dsl().sign(_x(n)), _lower_abs, float_result=False),
-    _unary("sign", np.sign, None, _lower_sign, float_result=False),
+    _unary("sign", np.sign, None, _lower_sign, float_result=False, bool_ok=False),
 ]
 
 
@@ -302,6 +322,7 @@ OTHER_UNARY = [
         _cast_jvp,
         _lower_cast,
         doc="convert to another dtype (astype)",
+        arity=1,
     ),
     # Identity forward; its derivative is zero. Used by logsumexp and by users.
     OpDef(
@@ -313,6 +334,7 @@ OTHER_UNARY = [
         None,
         lambda em, n, x: x,
         doc="identity whose derivative is zero",
+        arity=1,
     ),
     OpDef(
         "not",
@@ -322,6 +344,7 @@ OTHER_UNARY = [
         None,
         None,
         lambda em, n, x: em.logic_not(x),
+        arity=1,
     ),
 ]
 
@@ -465,7 +488,9 @@ _MIN_VJP, _MIN_JVP = _extremum_rules("lt")
 
 
 def _binary(name, fn, infer, vjp, jvp, lower, commutative=False, compute="node"):
-    return OpDef(name, "elementwise", infer, _eval(fn, compute), vjp, jvp, lower, commutative)
+    return OpDef(
+        name, "elementwise", infer, _eval(fn, compute), vjp, jvp, lower, commutative, arity=2
+    )
 
 
 BINARY = [
@@ -552,7 +577,7 @@ def _eval_where(node, cond, a, b):
 
 
 WHERE = OpDef(
-    "where", "elementwise", _infer_where, _eval_where, _where_vjp, _where_jvp, _lower_where
+    "where", "elementwise", _infer_where, _eval_where, _where_vjp, _where_jvp, _lower_where, arity=3
 )
 
 register(*UNARY, *OTHER_UNARY, *BINARY, *COMPARISONS, *LOGIC, WHERE)

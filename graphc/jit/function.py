@@ -1,0 +1,319 @@
+"""``CompiledFunction``: calls native code from Python, cheaply and safely.
+
+The call path is generated Python source (as ``dataclasses`` and ``namedtuple`` do), specialised
+to the graph's signature: the inputs become real parameters (so ``fn(x1=2.0, x2=5.0)`` and
+Python's own errors for missing or unexpected arguments work), each argument is checked with a
+couple of identity and tuple comparisons, and anything unusual goes to the slow path in
+:mod:`graphc.arguments`, which converts it or raises the documented error. Arrays are handed to
+native code as Python objects whose data pointer the code reads itself (``x.ctypes.data``
+costs a microsecond per array).
+
+Thread safety: every call allocates its own outputs; the workspace is on the native stack or,
+when large, a buffer per thread; ctypes releases the GIL during the native call, so threads run
+compiled code in parallel. Inputs are only read, never written.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import keyword
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from graphc import arguments, dtypes
+from graphc.graph import Graph
+from graphc.jit import engine
+from graphc.jit.codegen import PYARRAY_DATA_OFFSET, STACK_WORKSPACE_LIMIT
+from graphc.shapes import contiguous_strides, fmt
+
+_CTYPES = {
+    dtypes.FLOAT64: ctypes.c_double,
+    dtypes.FLOAT32: ctypes.c_float,
+    dtypes.INT64: ctypes.c_int64,
+    dtypes.BOOL: ctypes.c_int8,
+}
+
+
+def _check_data_offset() -> bool:
+    """The native entry reads ndarray->data at a fixed offset: confirm it on this build."""
+    probe = np.arange(3.0)
+    return ctypes.c_void_p.from_address(id(probe) + PYARRAY_DATA_OFFSET).value == probe.ctypes.data
+
+
+if not _check_data_offset():  # pragma: no cover - only on unusual CPython/numpy builds
+    raise ImportError(
+        "graphc's native calls need PyArrayObject->data at offset "
+        f"{PYARRAY_DATA_OFFSET}; this Python/numpy build differs (free-threaded builds do)"
+    )
+
+
+class CompiledFunction:
+    """A graph compiled to native code. Call it like the graph's inputs: ``fn(x1, x2)`` or
+    ``fn(x1=..., x2=...)``; ``fn.batch(...)`` evaluates many rows in one native loop."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        code: engine.LoadedCode,
+        constants: list[np.ndarray],
+        workspace_bytes: int,
+        artifacts: dict,
+        stats: dict,
+    ):
+        self.graph = graph
+        self.stats = stats
+        self.workspace_bytes = workspace_bytes
+        self._artifacts = artifacts
+        self._code = code  # keeps the engine, hence every function pointer below, alive
+        self._constants = [np.ascontiguousarray(c) for c in constants]
+        table = (ctypes.c_void_p * max(len(self._constants), 1))(
+            *[c.ctypes.data for c in self._constants]
+        )
+        self._table = table
+        self._consts = ctypes.addressof(table)
+        self._tls = threading.local()
+        self._big_workspace = workspace_bytes > STACK_WORKSPACE_LIMIT
+        self._native = self._call_prototype()(code.address("graph_call"))
+        self._batch_native = ctypes.CFUNCTYPE(
+            None,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_int64,
+        )(code.address("graph_batch"))
+        self._install_call()
+
+    # -- inspection ---------------------------------------------------------------------------
+    @property
+    def llvm_ir(self) -> str:
+        """The LLVM IR graphc generated (before LLVM's optimizer)."""
+        return self._artifacts["ir"]
+
+    @property
+    def optimized_ir(self) -> str:
+        """The IR after LLVM's optimizer: what was compiled."""
+        return self._artifacts["optimized_ir"]
+
+    @property
+    def asm(self) -> str:
+        """The machine code, as assembly text (generated on first access)."""
+        if "asm" not in self._artifacts:
+            self._artifacts["asm"] = engine.assembly(self.optimized_ir)
+        return self._artifacts["asm"]
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{n.name}: {n.type_str}" for n in self.graph.inputs)
+        outs = ", ".join(o.type_str for o in self.graph.outputs)
+        return f"<CompiledFunction ({ins}) -> ({outs})>"
+
+    # -- the call path ------------------------------------------------------------------------
+    def _call_prototype(self):
+        argtypes = []
+        for node in self.graph.inputs:
+            argtypes.append(_CTYPES[node.dtype] if node.shape == () else ctypes.py_object)
+        outputs = self.graph.outputs
+        direct = len(outputs) == 1 and outputs[0].shape == () and outputs[0].dtype == "float64"
+        if any(o.shape == () for o in outputs) and not direct:
+            argtypes.append(ctypes.py_object)
+        argtypes += [ctypes.py_object for o in outputs if o.shape != ()]
+        if self._big_workspace:
+            argtypes.append(ctypes.py_object)
+        argtypes.append(ctypes.c_void_p)
+        self._direct = direct
+        return ctypes.CFUNCTYPE(ctypes.c_double if direct else None, *argtypes)
+
+    def _workspace(self) -> np.ndarray:
+        try:
+            return self._tls.workspace
+        except AttributeError:
+            self._tls.workspace = np.empty(self.workspace_bytes, dtype=np.uint8)
+            return self._tls.workspace
+
+    def _slow_argument(self, position: int, value: object) -> object:
+        node = self.graph.inputs[position]
+        array = arguments.check(node, value, strict=True)
+        if node.shape == ():
+            return array.item() if node.dtype != dtypes.BOOL else int(bool(array))
+        return array
+
+    def _install_call(self) -> None:
+        """Generate ``__call__`` for this signature (see the module docstring)."""
+        inputs = self.graph.inputs
+        names = [n.name for n in inputs]
+        usable = all(not keyword.iskeyword(n) and not n.startswith("gc_") for n in names)
+        params = names if usable else [f"gc_arg{k}" for k in range(len(inputs))]
+        env: dict[str, object] = {
+            "gc_native": self._native,
+            "gc_empty": np.empty,
+            "gc_ndarray": np.ndarray,
+            "gc_slow": self._slow_argument,
+            "gc_consts": self._consts,
+            "gc_workspace": self._workspace,
+            "gc_float32": np.float32,
+            "gc_tuple": tuple,
+        }
+        lines = []
+        for k, (node, name) in enumerate(zip(inputs, params)):
+            if node.shape == ():
+                fast = {"float64": "float", "int64": "int"}.get(node.dtype)
+                check = f"type({name}) is not {fast}" if fast else "True"
+                lines.append(f"    if {check}: {name} = gc_slow({k}, {name})")
+            else:
+                env[f"gc_dtype{k}"] = np.dtype(node.dtype)
+                env[f"gc_shape{k}"] = node.shape
+                env[f"gc_strides{k}"] = tuple(
+                    s * np.dtype(node.dtype).itemsize for s in contiguous_strides(node.shape)
+                )
+                lines.append(
+                    f"    if type({name}) is not gc_ndarray or {name}.dtype is not gc_dtype{k} "
+                    f"or {name}.shape != gc_shape{k} or {name}.strides != gc_strides{k}: "
+                    f"{name} = gc_slow({k}, {name})"
+                )
+        call_args = list(params)
+        outputs = self.graph.outputs
+        scalar_outputs = [k for k, o in enumerate(outputs) if o.shape == ()]
+        if scalar_outputs and not self._direct:
+            lines.append(f"    gc_pack = gc_empty({len(outputs)})")
+            call_args.append("gc_pack")
+        for k, node in enumerate(outputs):
+            if node.shape != ():
+                env[f"gc_oshape{k}"] = node.shape
+                env[f"gc_odtype{k}"] = np.dtype(node.dtype)
+                lines.append(f"    gc_out{k} = gc_empty(gc_oshape{k}, gc_odtype{k})")
+                call_args.append(f"gc_out{k}")
+        if self._big_workspace:
+            call_args.append("gc_workspace()")
+        call_args.append("gc_consts")
+        call = f"gc_native({', '.join(call_args)})"
+        if self._direct:
+            lines.append(f"    return {call}")
+        else:
+            lines.append(f"    {call}")
+            if scalar_outputs:
+                lines.append("    gc_values = gc_pack.tolist()")
+            results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
+            if self.graph.single_output:
+                lines.append(f"    return {results[0]}")
+            else:
+                lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+        if usable:
+            header = [f"def __call__(gc_self, {', '.join(params)}):"]
+        else:  # input names that cannot be parameters: bind arguments by hand
+            env["gc_bind"] = arguments.bind
+            env["gc_names"] = tuple(names)
+            header = ["def __call__(gc_self, *gc_a, **gc_k):"]
+            if params:
+                header.append(f"    ({', '.join(params)},) = gc_bind(gc_names, gc_a, gc_k)")
+        source = "\n".join(header + lines) + "\n"
+        exec(compile(source, f"<graphc call {self.graph.structural_hash[:12]}>", "exec"), env)
+        self._call_source = source
+        # A class per function, so `fn(...)` reaches the generated code with no extra frame.
+        self.__class__ = type(
+            "CompiledFunction", (CompiledFunction,), {"__call__": env["__call__"]}
+        )
+
+    def _result_expression(self, k: int, node) -> str:
+        if node.shape != ():
+            return f"gc_out{k}"
+        if node.dtype == dtypes.FLOAT64:
+            return f"gc_values[{k}]"
+        if node.dtype == dtypes.FLOAT32:
+            return f"gc_float32(gc_pack.view('float32')[{2 * k}])"
+        if node.dtype == dtypes.INT64:
+            return f"int(gc_pack.view('int64')[{k}])"
+        return f"bool(gc_pack.view('uint8')[{8 * k}])"
+
+    def __call__(self, *args, **kwargs):  # replaced per instance by _install_call
+        raise RuntimeError("compiled function was not initialised")
+
+    def __reduce__(self):
+        # Pickles as its graph and options; unpickling compiles again (or loads the cache).
+        from graphc.jit import compile as compile_graph
+
+        return (_rebuild, (compile_graph, self.graph, self.stats.get("options", {})))
+
+    # -- batches ------------------------------------------------------------------------------
+    def batch(self, *args, threads: int = 1, **kwargs):
+        """Evaluate every row of batched arguments in one native loop.
+
+        Each argument has the input's shape with a leading batch axis of length N (all the same
+        N), or exactly the input's shape (the same value for every row). Returns the outputs
+        stacked along a leading axis of length N. ``threads > 1`` splits the rows over threads
+        (the GIL is released during native calls); ``threads=None`` uses every CPU.
+        """
+        values = arguments.bind(self.graph.input_names, args, kwargs)
+        prepared, count = [], None
+        for node, value in zip(self.graph.inputs, values):
+            array = np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"batch: input {node.name!r} got an array of {array.dtype}")
+            if not np.can_cast(array.dtype, node.dtype, "same_kind"):
+                raise TypeError(
+                    f"batch: input {node.name!r} expects {node.dtype}, got {array.dtype}"
+                )
+            batched = array.shape[1:] == node.shape and array.ndim == node.ndim + 1
+            if not batched and array.shape != node.shape:
+                raise ValueError(
+                    f"batch: input {node.name!r} of shape {fmt(node.shape)} expects an array "
+                    f"of shape (N, {', '.join(map(str, node.shape))}) or {fmt(node.shape)}, "
+                    f"got {fmt(array.shape)}"
+                )
+            if batched:
+                if count is not None and array.shape[0] != count:
+                    raise ValueError(
+                        f"batch: arguments have different batch sizes "
+                        f"({count} and {array.shape[0]})"
+                    )
+                count = array.shape[0]
+            prepared.append((node, array, batched))
+        if count is None:
+            raise ValueError("batch: no argument has a batch axis")
+        bases, strides, keep = [], [], []
+        for node, array, batched in prepared:
+            array = array.astype(node.dtype, copy=False)
+            row = array[0] if batched and count else array
+            row_ok = row.flags.c_contiguous if row.ndim else True
+            if not row_ok:
+                array = np.ascontiguousarray(array)
+            keep.append(array)
+            bases.append(array.ctypes.data)
+            strides.append(array.strides[0] if batched else 0)
+        outputs = []
+        for node in self.graph.outputs:
+            out = np.empty((count, *node.shape), dtype=node.dtype)
+            outputs.append(out)
+            bases.append(out.ctypes.data)
+            strides.append(out.strides[0] if count else 0)
+        base_array = np.array(bases, dtype=np.uintp)
+        stride_array = np.array(strides, dtype=np.int64)
+        workers = (os.cpu_count() or 1) if threads is None else max(1, int(threads))
+        workers = min(workers, max(count, 1))
+        bounds = np.linspace(0, count, workers + 1).astype(np.int64)
+
+        def run(part: int) -> None:
+            workspace = np.empty(max(self.workspace_bytes, 1), dtype=np.uint8)
+            self._batch_native(
+                base_array.ctypes.data,
+                stride_array.ctypes.data,
+                workspace.ctypes.data,
+                self._consts,
+                int(bounds[part]),
+                int(bounds[part + 1]),
+            )
+
+        if workers == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, range(workers)))
+        del keep
+        return outputs[0] if self.graph.single_output else tuple(outputs)
+
+
+def _rebuild(compile_graph, graph, options):
+    return compile_graph(graph, **options)
