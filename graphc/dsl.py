@@ -69,6 +69,10 @@ def as_node(value: object, like: Node | None = None) -> Node:
     """``value`` as a node. Python numbers take ``like``'s dtype when that is compatible."""
     if isinstance(value, Node):
         return value
+    # numpy scalars are strong (NEP 50). Checked before the Python types because np.float64
+    # subclasses float: it must keep float64 even next to a float32 node.
+    if isinstance(value, np.generic):
+        return constant(value)
     if isinstance(value, bool):
         return constant(value, dtypes.BOOL)
     if isinstance(value, int):
@@ -186,7 +190,7 @@ def square(x: object) -> Node:
 def _reduction(op: str, doc: str):
     def build(x: object, axis: object = None, keepdims: bool = False) -> Node:
         x = as_node(x)
-        axes = normalize_axes(op, axis, x.ndim)
+        axes = normalize_axes(op, axis, x.ndim, x.shape)
         if not axes and not keepdims and op not in ("logsumexp",):
             return x
         return make(op, (x,), Attrs(axes=axes, keepdims=bool(keepdims)))
@@ -205,7 +209,7 @@ logsumexp = _reduction("logsumexp", "log(sum(exp(x))) over axes, computed withou
 
 def mean(x: object, axis: object = None, keepdims: bool = False) -> Node:
     x = as_node(x)
-    axes = normalize_axes("mean", axis, x.ndim)
+    axes = normalize_axes("mean", axis, x.ndim, x.shape)
     count = math.prod(x.shape[a] for a in axes)
     return divide(sum(x, axes, keepdims), float(count))
 
@@ -251,7 +255,7 @@ def transpose(x: object, axes: Sequence[int] | None = None) -> Node:
     if axes is None:
         perm = tuple(reversed(range(x.ndim)))
     else:
-        perm = tuple(normalize_axis("transpose", a, x.ndim) for a in axes)
+        perm = tuple(normalize_axis("transpose", a, x.ndim, x.shape) for a in axes)
     if perm == tuple(range(x.ndim)):
         return x
     return make("transpose", (x,), Attrs(perm=perm))
@@ -291,7 +295,7 @@ def concatenate(xs: Sequence[object], axis: int = 0) -> Node:
         raise ValueError("concatenate: needs at least one array")
     if nodes[0].ndim == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated; use stack")
-    axis = normalize_axis("concatenate", axis, nodes[0].ndim)
+    axis = normalize_axis("concatenate", axis, nodes[0].ndim, nodes[0].shape)
     if len(nodes) == 1:
         return nodes[0]
     return make("concatenate", tuple(nodes), Attrs(axis=axis))

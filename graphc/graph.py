@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 from graphc.node import ConstValue, Node
-from graphc.ops.base import OPS
+from graphc.ops.base import OPS, arity
 
 
 class GraphError(ValueError):
@@ -145,6 +145,11 @@ class Graph:
             opdef = OPS.get(node.op)
             if opdef is None:
                 raise GraphError(f"node {node!r} has unknown op {node.op!r}")
+            expected = arity(opdef)
+            if expected is not None and len(node.args) != expected:
+                raise GraphError(
+                    f"{node!r} has {len(node.args)} arguments; {node.op} takes {expected}"
+                )
             for arg in node.args:
                 if id(arg) not in position:
                     raise GraphError(f"{node!r} uses {arg!r} before it is defined")

@@ -73,13 +73,13 @@ def broadcast_axes(source: Shape, target: Shape) -> tuple[tuple[int, ...], Shape
     return tuple(axes), kept
 
 
-def normalize_axes(op: str, axis: object, ndim: int) -> tuple[int, ...]:
+def normalize_axes(op: str, axis: object, ndim: int, shape: Shape | None = None) -> tuple[int, ...]:
     """``axis`` (None, an int or a sequence) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
     items: Iterable[object] = (axis,) if isinstance(axis, int) else axis  # type: ignore[assignment]
     try:
-        axes = [normalize_axis(op, a, ndim) for a in items]
+        axes = [normalize_axis(op, a, ndim, shape) for a in items]
     except TypeError:
         raise TypeError(
             f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}"
@@ -89,11 +89,17 @@ def normalize_axes(op: str, axis: object, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(axes))
 
 
-def normalize_axis(op: str, axis: object, ndim: int) -> int:
+def normalize_axis(op: str, axis: object, ndim: int, shape: Shape | None = None) -> int:
+    """``axis`` as a non-negative int; ``shape`` (the operand's), when given, is named in the
+    error so the user sees which array the axis was meant for."""
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for an array of {ndim} dimensions")
+        of = f" of shape {fmt(shape)}" if shape is not None else ""
+        raise ValueError(
+            f"{op}: axis {axis} is out of range for an array{of} of {ndim} dimensions; "
+            f"expected {-ndim} <= axis < {ndim}"
+        )
     return axis % ndim if ndim else 0
 
 

@@ -26,6 +26,7 @@ from helpers import function_of, numeric_jvp, numeric_vjp, outputs, random_array
 import graphc as gc
 from graphc import dsl
 from graphc.ops import OPS
+from graphc.ops.base import arity
 
 # -- the table --------------------------------------------------------------------------------
 
@@ -314,6 +315,7 @@ def test_op_record_is_complete(name):
         assert opdef.lower is not None, "elementwise ops need the scalar code the JIT fuses"
     if opdef.commutative:
         assert opdef.kind == "elementwise"
+    assert isinstance(arity(opdef), int) or opdef.kind == "concat"  # verify checks arities
 
 
 # -- building a case --------------------------------------------------------------------------
@@ -349,7 +351,9 @@ def test_evaluate_matches_numpy(name, case):
     for dtype in case.dtypes:
         nodes, out, args, _ = setup(case, dtype)
         graph = gc.Graph(nodes, [out])
-        assert any(n.op == name for n in graph.nodes), f"case does not build a {name} node"
+        built = [n for n in graph.nodes if n.op == name]
+        assert built, f"case does not build a {name} node"
+        assert all(arity(OPS[name]) in (None, len(n.args)) for n in built)
         (got,) = outputs(graph, *args)
         want = np.asarray(case.ref(*args))
         assert got.shape == want.shape == out.shape

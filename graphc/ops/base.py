@@ -47,6 +47,25 @@ class OpDef:
     lower: Callable[..., Any] | None = None  # elementwise: (emitter, node, operands) -> value
     commutative: bool = False
     doc: str = ""
+    arity: int | None = None  # number of arguments; None: the default of its kind (see arity)
+
+
+# How many arguments an op of each kind takes, unless its record says otherwise; elementwise
+# records give theirs (1, 2 or 3), concatenation takes any number (None).
+_KIND_ARITY: dict[str, int | None] = {
+    "input": 0,
+    "const": 0,
+    "reduce": 1,
+    "view": 1,
+    "unslice": 1,
+    "matmul": 2,
+    "concat": None,
+}
+
+
+def arity(opdef: OpDef) -> int | None:
+    """The number of arguments of ``opdef``'s nodes, or None when any number is allowed."""
+    return opdef.arity if opdef.arity is not None else _KIND_ARITY.get(opdef.kind)
 
 
 OPS: dict[str, OpDef] = {}
