@@ -34,7 +34,7 @@ import numpy as np
 from graphc import dsl
 from graphc.arguments import bind, check
 from graphc.dtypes import SHORT_NAMES
-from graphc.evaluate import evaluate_all
+from graphc.evaluate import evaluate_all, to_python
 from graphc.graph import Graph
 from graphc.node import Node
 from graphc.ops.base import OPS, is_differentiable
@@ -473,7 +473,7 @@ class Trace:
                 numbers = ""
             lines.append(TraceLine(target, formula, self._fmt(value), numbers, node=node))
         for name, out in zip(self.output_names, self.graph.outputs):
-            value = self.tangents.get(out, np.zeros(out.shape, out.dtype))
+            value = self.tangents.get(out, _zeros(out))
             source = self._name_of(out, DOT) if out in self.tangents else "0"
             lines.append(TraceLine(_mark(name, DOT), source, self._fmt(value), node=out))
         return lines
@@ -523,25 +523,23 @@ class Trace:
         for node in self.graph.inputs:
             if node not in self.active:
                 continue
-            value = self.adjoints.get(node, np.zeros(node.shape, node.dtype))
+            value = self.adjoints.get(node, _zeros(node))
             source = _mark(self.names[node], BAR) if node in self.adjoints else "0"
             lines.append(TraceLine(_mark(str(node.name), BAR), source, self._fmt(value), node=node))
         return lines
 
     # -- results ----------------------------------------------------------------------------
     @property
-    def output_tangents(self) -> tuple[np.ndarray, ...]:
-        """The Jacobian-vector product: one tangent per output (forward mode)."""
-        return tuple(self.tangents.get(o, np.zeros(o.shape, o.dtype)) for o in self.graph.outputs)
+    def output_tangents(self) -> tuple:
+        """The Jacobian-vector product: one tangent per output (forward mode), returned as
+        ``gc.evaluate`` returns values (Python floats for float64 scalars, else arrays)."""
+        return tuple(to_python(self.tangents.get(o, _zeros(o))) for o in self.graph.outputs)
 
     @property
-    def input_adjoints(self) -> tuple[np.ndarray, ...]:
-        """The vector-Jacobian product: one adjoint per input (reverse mode); zeros for inputs
-        the outputs do not depend on."""
-        return tuple(
-            self.adjoints.get(i, np.zeros(i.shape, i.dtype if is_differentiable(i) else "float64"))
-            for i in self.graph.inputs
-        )
+    def input_adjoints(self) -> tuple:
+        """The vector-Jacobian product: one adjoint per input (reverse mode), returned as
+        ``gc.evaluate`` returns values; zeros for inputs the outputs do not depend on."""
+        return tuple(to_python(self.adjoints.get(i, _zeros(i))) for i in self.graph.inputs)
 
     # -- printing ---------------------------------------------------------------------------
     def _seed_text(self, nodes: Sequence[Node], names: Sequence[str], seeds, mark: str) -> str:
@@ -683,6 +681,11 @@ def output_names(graph: Graph) -> list[str]:
     return [base] if count == 1 else [f"{base}{k + 1}" for k in range(count)]
 
 
+def _zeros(node: Node) -> np.ndarray:
+    """A zero tangent or adjoint for ``node``: its dtype if a float, else float64."""
+    return np.zeros(node.shape, node.dtype if is_differentiable(node) else "float64")
+
+
 def _unit(node: Node) -> np.ndarray:
     """The first unit vector of ``node``'s shape: 1 in its first element, 0 elsewhere."""
     seed = np.zeros(node.shape, node.dtype)
@@ -695,7 +698,7 @@ def _seeds(
 ) -> list[np.ndarray]:
     """Seeds for ``nodes``: None (a unit seed on the first differentiable one), a name or
     position (a unit seed there), a mapping name -> value, or one value per node."""
-    zeros = [np.zeros(n.shape, n.dtype if is_differentiable(n) else "float64") for n in nodes]
+    zeros = [_zeros(n) for n in nodes]
     candidates = [i for i, n in enumerate(nodes) if is_differentiable(n)]
     if given is None:
         if candidates:
