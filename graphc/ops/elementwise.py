@@ -487,6 +487,20 @@ _MAX_VJP, _MAX_JVP = _extremum_rules("gt")
 _MIN_VJP, _MIN_JVP = _extremum_rules("lt")
 
 
+def _c99_power(a, b):
+    """numpy's power with C99 pow's semantics everywhere (the JIT calls pow).
+
+    numpy takes a sqrt shortcut when the exponent is a 0.5 of stride 0 (a 0-d array or a
+    broadcast constant): power(-0.0, 0.5) is then -0.0 and power(-inf, 0.5) nan, where pow gives
+    +0.0 and +inf, and where numpy itself does for a full exponent array. Passing full 1-d
+    arrays makes the result independent of how the exponent is stored.
+    """
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    base = np.broadcast_to(a, shape).reshape(-1)
+    exponent = np.array(np.broadcast_to(b, shape)).reshape(-1)
+    return np.power(base, exponent).reshape(shape)
+
+
 def _binary(name, fn, infer, vjp, jvp, lower, commutative=False, compute="node"):
     return OpDef(
         name, "elementwise", infer, _eval(fn, compute), vjp, jvp, lower, commutative, arity=2
@@ -503,12 +517,15 @@ BINARY = [
     # pow always has a float result (numpy keeps int ** int integral; graphc does not).
     _binary(
         "pow",
-        np.power,
+        _c99_power,
         _infer_float_result("pow"),
         _pow_vjp,
         _pow_jvp,
         lambda em, n, a, b: em.call("pow", em.cast(a, n.dtype), em.cast(b, n.dtype)),
     ),
+    # maximum and minimum are not commutative bitwise: on ties numpy returns the second
+    # argument, so maximum(0.0, -0.0) is -0.0 but maximum(-0.0, 0.0) is 0.0. Marking them
+    # commutative would let simplify swap and CSE merge operands that give different zeros.
     _binary(
         "maximum",
         np.maximum,
@@ -516,7 +533,6 @@ BINARY = [
         _MAX_VJP,
         _MAX_JVP,
         _lower_extremum("gt"),
-        True,
     ),
     _binary(
         "minimum",
@@ -525,7 +541,6 @@ BINARY = [
         _MIN_VJP,
         _MIN_JVP,
         _lower_extremum("lt"),
-        True,
     ),
 ]
 
