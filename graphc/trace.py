@@ -266,7 +266,7 @@ def _evaluate(expr: Node, env: dict[Node, np.ndarray]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TraceLine:
-    """One line of a trace: ``target = formula [= partials] [= numbers] = value``."""
+    """One line of a trace: ``target = [partial =] formula [= numbers] = value``."""
 
     target: str
     formula: str
@@ -558,13 +558,13 @@ class Trace:
             seeds = self._seed_text(
                 self.graph.inputs, self.graph.input_names, self.input_tangents, DOT
             )
-            title = f"Forward Tangent (Derivative) Trace ({seeds})"
+            title = "Forward Tangent (Derivative) Trace" + (f" ({seeds})" if seeds else "")
             lines = self.tangent_lines
         elif which == "adjoint":
             seeds = self._seed_text(
                 self.graph.outputs, self.output_names, self.output_cotangents, BAR
             )
-            title = f"Reverse Adjoint (Derivative) Trace ({seeds})"
+            title = "Reverse Adjoint (Derivative) Trace" + (f" ({seeds})" if seeds else "")
             lines = self.adjoint_lines
         else:
             raise ValueError(f"trace: unknown section {which!r}; use primal, tangent or adjoint")
