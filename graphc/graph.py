@@ -204,6 +204,12 @@ class Graph:
         lines.append("  return " + ", ".join(names[o] for o in self.outputs))
         return "\n".join(lines)
 
+    def __reduce__(self):
+        # Pickle through the flat, recursion-free format of graphc.serialize.
+        from graphc import serialize
+
+        return (serialize.from_dict, (serialize.to_dict(self),))
+
     def __repr__(self) -> str:
         return (
             f"<Graph {len(self.inputs)} inputs, {len(self.outputs)} outputs, "

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from graphc.gcpause import paused_gc
 from graphc.graph import Graph
 from passes.cse import cse
 from passes.dce import dce
@@ -89,6 +90,13 @@ def run(
     passes = [(name, make_pass(name, unsafe_math)) for name in pipeline]
     stats: list[PassStat] = []
     rounds = 0
+    with paused_gc():
+        graph, rounds = _run_rounds(graph, passes, stats, on_pass, verify, max_rounds)
+    return PipelineResult(graph, tuple(stats), rounds)
+
+
+def _run_rounds(graph, passes, stats, on_pass, verify, max_rounds):
+    rounds = 0
     for rounds in range(1, max_rounds + 1):
         changed_in_round = False
         for name, function in passes:
@@ -105,7 +113,7 @@ def run(
             graph = new
         if not changed_in_round:
             break
-    return PipelineResult(graph, tuple(stats), rounds)
+    return graph, rounds
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from graphc.gcpause import paused_gc
 from graphc.graph import Graph
 from graphc.jit import cache as disk_cache
 from graphc.jit import engine
@@ -77,7 +78,8 @@ def compile(
             except (KeyError, ValueError, RuntimeError):
                 pass  # an entry we cannot use: compile afresh and overwrite it
 
-    header, blobs = _build(graph, options, seconds)
+    with paused_gc():
+        header, blobs = _build(graph, options, seconds)
     if store is not None and key is not None:
         began = time.perf_counter()
         store.store(key, header, blobs)

@@ -222,8 +222,7 @@ class PartEmitter:
         shape = operand.shape
         leaves = self._leaves(kernel, shape)
         dtype = node.dtype
-        reduced_size = size(tuple(shape[a] for a in axes))
-        init, combine = _REDUCTIONS[node.op](self.fb, dtype, reduced_size == 0)
+        init, combine = _REDUCTIONS[node.op](self.fb, dtype)
         layout = self.plan.layouts[node]
         scalar_result = layout == SCALAR
         kept = [a for a in range(len(shape)) if a not in axes]
@@ -468,26 +467,26 @@ class PartEmitter:
 
 
 def _reductions():
-    def sum_(fb: FunctionBuilder, dtype: str, empty: bool):
+    def sum_(fb: FunctionBuilder, dtype: str):
         if dtype in dtypes.FLOATS:
-            # -0.0 is the exact identity of IEEE addition (-0 + x == x, signs of zeros included);
-            # an empty sum is +0.0, as numpy's.
-            init = fb.const(0.0 if empty else -0.0, dtype)
+            # numpy starts sums from +0.0, so a sum of -0.0 values is +0.0 there too.
+            init = fb.const(0.0, dtype)
             flags = "reassoc" if fb.reassociate else ""
             return init, lambda acc, x: fb.arith("add", acc, x, flags)
         return fb.const(0, dtype), lambda acc, x: fb.arith("add", acc, x)
 
-    def prod(fb: FunctionBuilder, dtype: str, empty: bool):
+    def prod(fb: FunctionBuilder, dtype: str):
         flags = "reassoc" if fb.reassociate and dtype in dtypes.FLOATS else ""
         return fb.const(1, dtype), lambda acc, x: fb.arith("mul", acc, x, flags)
 
     def extremum(pred: str, start_float: float, start_int: int):
-        def make(fb: FunctionBuilder, dtype: str, empty: bool):
+        def make(fb: FunctionBuilder, dtype: str):
             if dtype == dtypes.BOOL:
-                kind = "or" if pred == "ge" else "and"
-                return fb.const(pred != "ge", dtype), lambda acc, x: fb.logic(kind, acc, x)
+                kind = "or" if pred == "gt" else "and"
+                return fb.const(pred != "gt", dtype), lambda acc, x: fb.logic(kind, acc, x)
             if dtype in dtypes.FLOATS:
-                # numpy's rule: keep acc when acc >= x or acc is nan, so nan propagates.
+                # numpy's rule: keep acc when acc > x or acc is nan, so nan propagates and ties
+                # (+0.0 against -0.0) take the later element.
                 def combine(acc, x):
                     keep = fb.logic("or", fb.cmp(pred, acc, x), fb.isnan(acc))
                     return fb.select(keep, acc, x)
@@ -502,8 +501,8 @@ def _reductions():
     return {
         "sum": sum_,
         "prod": prod,
-        "max": extremum("ge", float("-inf"), -(2**63)),
-        "min": extremum("le", float("inf"), 2**63 - 1),
+        "max": extremum("gt", float("-inf"), -(2**63)),
+        "min": extremum("lt", float("inf"), 2**63 - 1),
     }
 
 
@@ -544,11 +543,13 @@ def emit_module(plan: Plan, reassociate: bool = False) -> tuple[str, set[str], d
     part_params = ", ".join(io_params + ["ptr noalias %ws"] + const_params)
     inline = "alwaysinline" if plan.parts == 1 else "noinline"
     instructions = 0
-    for part in range(plan.parts):
+    by_part: list[list[Kernel]] = [[] for _ in range(plan.parts)]
+    for kernel in plan.kernels:
+        by_part[kernel.part].append(kernel)
+    for part, kernels in enumerate(by_part):
         emitter = PartEmitter(plan, module, reassociate)
-        for kernel in plan.kernels:
-            if kernel.part == part:
-                emitter.emit(kernel)
+        for kernel in kernels:
+            emitter.emit(kernel)
         emitter.fb.finish(f"define internal void @part{part}({part_params}) {inline} nounwind")
         instructions += emitter.fb.instructions
 

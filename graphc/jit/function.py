@@ -191,7 +191,9 @@ class CompiledFunction:
         call_args.append("gc_consts")
         call = f"gc_native({', '.join(call_args)})"
         if self._direct:
-            lines.append(f"    return {call}")
+            lines.append(
+                f"    return {call}" if self.graph.single_output else f"    return ({call},)"
+            )
         else:
             lines.append(f"    {call}")
             if scalar_outputs:

@@ -289,8 +289,10 @@ class Planner:
                 elif layout == SCALAR:
                     holder = self.scalar_of[read]
                     j = producer.get(holder)
-                    if j is not None and self.kernels[j].part != kernel.part:
-                        crosses.add(holder)
+                    if j is not None:
+                        last_read[j] = i
+                        if self.kernels[j].part != kernel.part:
+                            crosses.add(holder)
 
         allocator = _Allocator()
         releases: dict[int, list[tuple[int, int]]] = {}

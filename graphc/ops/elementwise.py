@@ -195,10 +195,11 @@ def _lower_softplus(em, node, x):
 
 
 def _lower_extremum(pred: str):
-    # numpy's maximum: (a >= b or isnan(a)) ? a : b, so nan in either argument propagates.
+    # numpy's maximum: (a > b or isnan(a)) ? a : b. A nan in either argument propagates, and
+    # ties (+0.0 against -0.0) give the second argument, as numpy's loops do.
     def lower(em, node, a, b):
         a, b = em.cast(a, node.dtype), em.cast(b, node.dtype)
-        wins = em.cmp({"gt": "ge", "lt": "le"}[pred], a, b)
+        wins = em.cmp(pred, a, b)
         if dtypes.is_float(node.dtype):
             wins = em.logic("or", wins, em.isnan(a))
         return em.select(wins, a, b)
