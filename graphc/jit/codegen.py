@@ -533,9 +533,11 @@ def collapse(shape, stride_lists, classes=None, with_classes=False):
     return (*result, kinds) if with_classes else result
 
 
-def emit_module(plan: Plan, reassociate: bool = False) -> tuple[str, set[str], dict]:
+def emit_module(
+    plan: Plan, reassociate: bool = False, vector_math: bool = False
+) -> tuple[str, set[str], dict]:
     """The module's IR text, the external symbols it needs, and statistics."""
-    module = Module()
+    module = Module(vector_math)
     n_io = plan.n_inputs + plan.n_outputs
     n_const = len(plan.constants)
     io_params = [f"ptr noalias %io{k}" for k in range(n_io)]
@@ -568,7 +570,8 @@ def emit_module(plan: Plan, reassociate: bool = False) -> tuple[str, set[str], d
         + ") alwaysinline nounwind"
     )
     _emit_call_entry(plan, module)
-    _emit_batch_entry(plan, module)
+    _emit_batch_entry(plan, module, dense=False)
+    _emit_batch_entry(plan, module, dense=True)
     stats = {"parts": plan.parts, "kernels": len(plan.kernels), "instructions": instructions}
     return module.text(), module.external_symbols, stats
 
@@ -634,11 +637,20 @@ def _array_data(fb: FunctionBuilder, obj: str) -> str:
     return fb.load_pointer(field_)
 
 
-def _emit_batch_entry(plan: Plan, module: Module) -> None:
+def _emit_batch_entry(plan: Plan, module: Module, dense: bool) -> None:
+    """``graph_batch`` takes a byte stride per argument; ``graph_batch_dense`` assumes every
+    argument is a contiguous stack of rows, so its strides are constants and LLVM can vectorise
+    the loop over rows (with ``vector_math``, transcendental functions too)."""
     fb = FunctionBuilder(module)
     n_io = plan.n_inputs + plan.n_outputs
     bases = [fb.load_pointer(fb.gep("%bases", k, dtypes.INT64)) for k in range(n_io)]
-    strides = [fb.load(fb.gep("%strides", k, dtypes.INT64), dtypes.INT64).text for k in range(n_io)]
+    if dense:
+        nodes = (*plan.graph.inputs, *plan.graph.outputs)
+        strides = [str(max(n.size, 1) * ITEM_SIZES[n.dtype]) for n in nodes]
+    else:
+        strides = [
+            fb.load(fb.gep("%strides", k, dtypes.INT64), dtypes.INT64).text for k in range(n_io)
+        ]
     empty = fb.fresh("c")
     fb.emit(f"{empty} = icmp sge i64 %begin, %end")
     run = fb.new_block("run")
@@ -657,8 +669,9 @@ def _emit_batch_entry(plan: Plan, module: Module) -> None:
     fb.loop_end(state)
     fb.emit(f"br label %{done}")
     fb.label(done)
+    name = "graph_batch_dense" if dense else "graph_batch"
     fb.finish(
-        "define void @graph_batch(ptr noalias %bases, ptr noalias %strides, ptr %ws, "
+        f"define void @{name}(ptr noalias %bases, ptr noalias %strides, ptr %ws, "
         "ptr %consts, i64 %begin, i64 %end) nounwind"
     )
 

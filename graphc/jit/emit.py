@@ -63,16 +63,27 @@ def literal(value: object, dtype: str) -> str:
     return str(int(value))  # type: ignore[call-overload]
 
 
+# glibc's libmvec: AVX2 variants (4 doubles, 8 floats) of these functions, used by the loop
+# vectoriser through the "vector-function-abi-variant" call attribute (llvmlite notes, 2.2).
+VECTOR_MATH = {"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "pow"}
+VECTOR_PREFIX = "gc_vm_"  # private scalar names, so LLVM does not turn them back into intrinsics
+
+
 class Module:
     """Declarations and functions of one LLVM module."""
 
-    def __init__(self) -> None:
+    def __init__(self, vector_math: bool = False) -> None:
         self.declarations: set[str] = set()
         self.functions: list[str] = []
         self.external_symbols: set[str] = set()
+        self.vector_math = vector_math
+        self.call_attributes: dict[str, int] = {}  # scalar symbol -> attribute group
+        self.kept_alive: list[str] = []  # vector variants listed in @llvm.compiler.used
 
     def declare_math(self, name: str, dtype: str, arity: int) -> str:
         ty = LLVM_TYPES[dtype]
+        if self.vector_math and name in VECTOR_MATH:
+            return self._declare_vector_math(name, dtype, arity)
         if name in _INTRINSICS:
             suffix = "f64" if dtype == dtypes.FLOAT64 else "f32"
             symbol = f"llvm.{name}.{suffix}"
@@ -85,11 +96,41 @@ class Module:
         self.declarations.add(f"declare {ty} @{symbol}({params}) nounwind readnone")
         return symbol
 
+    def _declare_vector_math(self, name: str, dtype: str, arity: int) -> str:
+        ty = LLVM_TYPES[dtype]
+        libm = name if dtype == dtypes.FLOAT64 else name + "f"
+        scalar = VECTOR_PREFIX + libm
+        if scalar not in self.call_attributes:
+            lanes = 4 if dtype == dtypes.FLOAT64 else 8
+            vector = f"_ZGVdN{lanes}{'v' * arity}_{libm}"
+            vty = f"<{lanes} x {ty}>"
+            params = ", ".join([ty] * arity)
+            self.declarations.add(f"declare {ty} @{scalar}({params}) nounwind readnone")
+            self.declarations.add(
+                f"declare {vty} @{vector}({', '.join([vty] * arity)}) nounwind readnone"
+            )
+            group = len(self.call_attributes) + 1
+            self.call_attributes[scalar] = group
+            mangled = f"_ZGV_LLVM_N{lanes}{'v' * arity}_{scalar}({vector})"
+            self.declarations.add(
+                f'attributes #{group} = {{ "vector-function-abi-variant"="{mangled}" }}'
+            )
+            self.kept_alive.append(vector)
+            self.external_symbols.update({scalar, vector})
+        return scalar
+
     def declare(self, line: str) -> None:
         self.declarations.add(line)
 
     def text(self) -> str:
-        return "\n".join(sorted(self.declarations)) + "\n\n" + "\n\n".join(self.functions) + "\n"
+        parts = sorted(self.declarations)
+        if self.kept_alive:  # without this the vector declarations are dropped before use
+            used = ", ".join(f"ptr @{name}" for name in sorted(self.kept_alive))
+            parts.append(
+                f"@llvm.compiler.used = appending global [{len(self.kept_alive)} x ptr] "
+                f'[{used}], section "llvm.metadata"'
+            )
+        return "\n".join(parts) + "\n\n" + "\n\n".join(self.functions) + "\n"
 
 
 class FunctionBuilder:
@@ -259,7 +300,9 @@ class FunctionBuilder:
             raise TypeError(f"{name}: math functions take floats, got {dtype}")
         symbol = self.module.declare_math(name, dtype, len(args))
         operands = ", ".join(f"{a.type} {a.text}" for a in args)
-        return self.instr(dtype, f"call {args[0].type} @{symbol}({operands})")
+        group = self.module.call_attributes.get(symbol)
+        suffix = f" #{group}" if group else ""
+        return self.instr(dtype, f"call {args[0].type} @{symbol}({operands}){suffix}")
 
     def cmp(self, pred: str, a: Value, b: Value) -> Value:
         dtype = self._same(pred, a, b)

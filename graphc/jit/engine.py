@@ -66,6 +66,35 @@ def _target_machine(opt: int):
     )
 
 
+def vector_math_available() -> bool:
+    """True where glibc's libmvec AVX2 functions can be used (Linux x86-64 with AVX2)."""
+    initialize()
+    with _lock:
+        if "vector_math" not in _state:
+            _state["vector_math"] = _enable_vector_math()
+    return bool(_state["vector_math"])
+
+
+def _enable_vector_math() -> bool:
+    import ctypes
+    import ctypes.util
+
+    if not llvm.get_host_cpu_features().flatten().count("+avx2"):
+        return False
+    try:
+        llvm.load_library_permanently(ctypes.util.find_library("mvec") or "libmvec.so.1")
+        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    except (OSError, RuntimeError):
+        return False
+    from graphc.jit.emit import VECTOR_MATH, VECTOR_PREFIX
+
+    for name in VECTOR_MATH:
+        for symbol in (name, name + "f"):
+            address = ctypes.cast(getattr(libm, symbol), ctypes.c_void_p).value
+            llvm.add_symbol(VECTOR_PREFIX + symbol, address)
+    return True
+
+
 def host_description() -> str:
     """What compiled code depends on besides the graph: part of every cache key."""
     initialize()
@@ -135,6 +164,8 @@ class LoadedCode:
     """Object code loaded into its own execution engine, which lives as long as this object."""
 
     def __init__(self, object_code: bytes, symbols: set[str]):
+        if any(s.startswith(("gc_vm_", "_ZGV")) for s in symbols) and not vector_math_available():
+            raise RuntimeError("this code uses libmvec vector math, unavailable on this machine")
         check_symbols(symbols)
         with _lock:
             engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(2))

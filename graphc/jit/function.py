@@ -77,7 +77,7 @@ class CompiledFunction:
         self._tls = threading.local()
         self._big_workspace = workspace_bytes > STACK_WORKSPACE_LIMIT
         self._native = self._call_prototype()(code.address("graph_call"))
-        self._batch_native = ctypes.CFUNCTYPE(
+        batch_type = ctypes.CFUNCTYPE(
             None,
             ctypes.c_void_p,
             ctypes.c_void_p,
@@ -85,7 +85,9 @@ class CompiledFunction:
             ctypes.c_void_p,
             ctypes.c_int64,
             ctypes.c_int64,
-        )(code.address("graph_batch"))
+        )
+        self._batch_native = batch_type(code.address("graph_batch"))
+        self._batch_dense = batch_type(code.address("graph_batch_dense"))
         self._install_call()
 
     # -- inspection ---------------------------------------------------------------------------
@@ -275,16 +277,17 @@ class CompiledFunction:
             prepared.append((node, array, batched))
         if count is None:
             raise ValueError("batch: no argument has a batch axis")
+        # Rows stacked contiguously take the dense entry, whose loop over rows vectorises; a
+        # strided argument is copied when that lets the whole batch take it.
+        dense = all(batched for _, _, batched in prepared)
         bases, strides, keep = [], [], []
         for node, array, batched in prepared:
             array = array.astype(node.dtype, copy=False)
-            row = array[0] if batched and count else array
-            row_ok = row.flags.c_contiguous if row.ndim else True
-            if not row_ok:
+            if dense or not (array[0] if batched and count else array).flags.c_contiguous:
                 array = np.ascontiguousarray(array)
             keep.append(array)
             bases.append(array.ctypes.data)
-            strides.append(array.strides[0] if batched else 0)
+            strides.append(array.strides[0] if batched and array.ndim else 0)
         outputs = []
         for node in self.graph.outputs:
             out = np.empty((count, *node.shape), dtype=node.dtype)
@@ -297,9 +300,11 @@ class CompiledFunction:
         workers = min(workers, max(count, 1))
         bounds = np.linspace(0, count, workers + 1).astype(np.int64)
 
+        native = self._batch_dense if dense else self._batch_native
+
         def run(part: int) -> None:
             workspace = np.empty(max(self.workspace_bytes, 1), dtype=np.uint8)
-            self._batch_native(
+            native(
                 base_array.ctypes.data,
                 stride_array.ctypes.data,
                 workspace.ctypes.data,
