@@ -238,10 +238,15 @@ def random_graphs(
     """
     s, a, b = gc.scalar("s"), gc.vector("a", 3), gc.matrix("b", 2, 3)
     pool: list[gc.Node] = [s, a, b]
-    steps = draw(st.integers(1, max_steps))
+    # Families first, so reductions, shape ops and matmul are as likely as any unary op.
+    families = [f for f in (UNARY, BINARY, OTHER) if any(op in ops for op in f)]
+    steps = draw(st.integers(2, max_steps))
     for _ in range(steps):
-        op = draw(st.sampled_from(list(ops)))
-        x = pool[draw(st.integers(0, len(pool) - 1))]
+        family = draw(st.sampled_from(families))
+        op = draw(st.sampled_from([op for op in family if op in ops]))
+        # Usually build on the latest node, so graphs grow deep rather than wide.
+        latest = draw(st.booleans())
+        x = pool[-1] if latest else pool[draw(st.integers(0, len(pool) - 1))]
         y = pool[draw(st.integers(0, len(pool) - 1))]
         c = draw(st.sampled_from(CONSTANTS))
         try:
@@ -262,7 +267,7 @@ def random_graphs(
                 new = _shape_op(x, draw)
             else:  # matmul
                 new = x @ y
-        except ValueError:  # shapes that do not broadcast or align: skip the step
+        except (ValueError, IndexError):  # shapes that do not fit together: skip the step
             continue
         pool.append(new)
     last = pool[-1]
