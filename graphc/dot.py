@@ -70,7 +70,10 @@ def to_dot(graph: Graph, values: Mapping[Node, object] | None = None, name: str 
         lines.append(f"  {ids[out]} -> out{k} [style=dashed];")
     if graph.inputs:
         lines.append("  { rank=source; " + " ".join(ids[n] for n in graph.inputs) + "; }")
-    lines.append("  { rank=sink; " + " ".join(f"out{k}" for k in range(len(graph.outputs))) + "; }")
+    if graph.outputs:  # an empty rank list ("{ rank=sink; ; }") is a DOT syntax error
+        lines.append(
+            "  { rank=sink; " + " ".join(f"out{k}" for k in range(len(graph.outputs))) + "; }"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
