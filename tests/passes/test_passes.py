@@ -277,6 +277,30 @@ def test_canonical_order_puts_constants_right():
     """)
 
 
+# -- dce --------------------------------------------------------------------------------------
+
+
+def test_simplify_leaves_orphans_and_dce_erases_them():
+    x, unused = gc.vector("x", 3), gc.scalar("unused")
+    graph = gc.Graph([x, unused], [gc.exp(-(-x)) * np.ones(3)])  # noqa: B002
+    simplified = make_pass("simplify")(graph)
+    assert str(simplified) == golden("""
+        graph(%x: f64[3], %unused: f64[]):
+          %0: f64[3] = neg %x
+          %1: f64[3] = exp %x
+          %2: f64[3] = const [1., 1., 1.]
+          return %1
+    """)
+    erased = dce(simplified)
+    assert str(erased) == golden("""
+        graph(%x: f64[3], %unused: f64[]):
+          %0: f64[3] = exp %x
+          return %0
+    """)
+    assert erased.verify().inputs == graph.inputs  # unused inputs stay
+    assert dce(erased) is erased
+
+
 # -- cse --------------------------------------------------------------------------------------
 
 
