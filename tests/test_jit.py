@@ -576,3 +576,26 @@ def test_compile_rejects_non_graphs_and_bad_options():
     x = gc.scalar("x")
     with pytest.raises(ValueError, match="opt_level"):
         gc.compile(gc.Graph([x], [x]), opt_level=7)
+
+
+def test_vector_math_option():
+    x = gc.vector("x", 1003)  # not a multiple of the vector width: the scalar tail runs too
+    graph = gc.Graph([x], [gc.exp(x) * gc.sin(x) + gc.tanh(x) * gc.log1p(x * x)])
+    value = RNG.uniform(-3, 3, 1003)
+    fast = gc.compile(graph, cache=False, vector_math=True)
+    exact = gc.compile(graph, cache=False)
+    if not engine.vector_math_available():
+        assert fast.stats["vector_math"] is False
+        return
+    assert fast.stats["vector_math"] and "_ZGVdN4v_exp" in fast.optimized_ir
+    np.testing.assert_allclose(fast(value)[0], exact(value)[0], rtol=1e-14, atol=1e-15)
+
+
+def test_dense_and_strided_batches_agree(lecture_fn):
+    X = RNG.uniform(1, 3, (257, 2))
+    dense = lecture_fn.batch(np.ascontiguousarray(X[:, 0]), np.ascontiguousarray(X[:, 1]))
+    strided = lecture_fn.batch(X[:, 0], 2.0)  # an unbatched argument: the strided entry
+    rows = np.array([lecture_fn(a, 2.0) for a in X[:, 0]])
+    for k in range(3):
+        np.testing.assert_array_equal(strided[k], rows[:, k])
+        assert dense[k].shape == (257,)

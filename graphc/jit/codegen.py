@@ -359,22 +359,36 @@ class PartEmitter:
             self.define_scalar(node, self.fb.instr(dtype, f"load {zero.type}, ptr {accumulator}"))
             return
         if n > 1 and sb[1] == 1:
-            # Rows of B are contiguous: C[i, :] += A[i, kk] * B[kk, :], vectorisable along j
-            # while every C[i, j] still adds its k terms in order.
+            # Rows of B are contiguous: C[i, :] += A[i, kk] * B[kk, :], vectorisable along j.
+            # Rows of B are taken four at a time, C[i, j] staying in a register across them:
+            # a quarter of the loads and stores of C, and every C[i, j] still adds its k terms
+            # in order.
             (i,), outer = self.open_loops((m,))
             (j,), fill = self.open_loops((n,))
             self.fb.store(
                 zero, self.element_pointer(layout, self.offset(layout.offset, sc, [i, j]))
             )
             self.close_loops(fill)
-            (kk,), middle = self.open_loops((k,))
-            a_ik = element(a, sa, i, kk)
-            (j,), inner = self.open_loops((n,))
-            pointer = self.element_pointer(layout, self.offset(layout.offset, sc, [i, j]))
-            product = self.fb.arith("mul", a_ik, element(b, sb, kk, j))
-            total = self.fb.arith("add", self.fb.load(pointer, dtype), product)
-            self.fb.store(total, pointer)
-            self.close_loops(outer + middle + inner)
+            block = 4
+            blocks, rest = divmod(k, block)
+            for start, width, repeat in ((0, block, blocks), (blocks * block, 1, rest)):
+                if repeat == 0:
+                    continue
+                (q,), middle = self.open_loops((repeat,))
+                first = self.fb.index_arith("mul nsw", q, width) if width > 1 else q
+                if start:
+                    first = self.fb.index_arith("add nsw", first, start)
+                rows = [first] + [self.fb.index_arith("add nsw", first, u) for u in range(1, width)]
+                coefficients = [element(a, sa, i, row) for row in rows]
+                (j,), inner = self.open_loops((n,))
+                pointer = self.element_pointer(layout, self.offset(layout.offset, sc, [i, j]))
+                total = self.fb.load(pointer, dtype)
+                for row, coefficient in zip(rows, coefficients):
+                    product = self.fb.arith("mul", coefficient, element(b, sb, row, j))
+                    total = self.fb.arith("add", total, product, flags)
+                self.fb.store(total, pointer)
+                self.close_loops(middle + inner)
+            self.close_loops(outer)
             return
         # Dot products, several at once for instruction-level parallelism (each one in order).
         block = 4

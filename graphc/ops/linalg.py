@@ -59,7 +59,26 @@ def _outer(u, v):
     return dsl.reshape(u, (u.shape[0], 1)) * dsl.reshape(v, (1, v.shape[0]))
 
 
+def _scaled(ct):
+    """``(s, v)`` when the cotangent is a scalar times a vector or matrix ``v``, else None."""
+    if ct.op == "mul":
+        first, second = ct.args
+        for s, v in ((first, second), (second, first)):
+            if s.shape == () and v.shape == ct.shape and v.dtype == ct.dtype == s.dtype:
+                return s, v
+    return None
+
+
 def _matmul_vjp(node, ct):
+    # A matrix product is linear, so when the cotangent is a scalar times v (as the cotangent of
+    # x in x @ y is) the rule transposes v and scales the result: (s v) M^T is built as
+    # s (v M^T). Both are the derivative, rounded differently; the second shares its product
+    # with the forward pass when v is an operand of it (x^T A x with A symmetric: one pass
+    # over A gives f and its gradient).
+    scaled = _scaled(ct)
+    if scaled is not None and node.ndim > 0 and all(x.dtype == node.dtype for x in node.args):
+        s, v = scaled
+        return tuple(None if c is None else c * s for c in _matmul_vjp(node, v))
     dsl = _dsl()
     a, b = node.args
     if a.ndim == 2 and b.ndim == 2:
