@@ -226,7 +226,11 @@ def _reduce(x: gc.Node, draw) -> gc.Node:
 
 @st.composite
 def random_graphs(
-    draw, ops: Sequence[str] = ALL_OPS, max_steps: int = 10, grad: bool | None = None
+    draw,
+    ops: Sequence[str] = ALL_OPS,
+    max_steps: int = 10,
+    grad: bool | None = None,
+    specials: bool | None = None,
 ):
     """``(graph, args)``: a random graph over inputs ``s: f64[]``, ``a: f64[3]``, ``b: f64[2,3]``
     and one set of input values for it.
@@ -234,7 +238,8 @@ def random_graphs(
     Each step applies an op from ``ops`` to operands drawn from everything built so far; shapes
     that do not combine are skipped. The outputs are the last node and a few random ones; with
     ``grad`` (drawn when None) the gradient of the sum of the last node is appended, so adjoint
-    graphs (full of ``*1``, negations and broadcasts) go through the passes too.
+    graphs (full of ``*1``, negations and broadcasts) go through the passes too. With
+    ``specials`` (drawn when None) about 30% of the input values are nan, +-inf, +-0.0 or +-1.
     """
     s, a, b = gc.scalar("s"), gc.vector("a", 3), gc.matrix("b", 2, 3)
     pool: list[gc.Node] = [s, a, b]
@@ -279,12 +284,12 @@ def random_graphs(
     graph = gc.Graph([s, a, b], outs)
 
     seed = draw(st.integers(0, 2**32 - 1))
-    specials = draw(st.booleans())
+    with_specials = draw(st.booleans()) if specials is None else specials
     rng = np.random.default_rng(seed)
     args = []
     for node in (s, a, b):
         value = rng.uniform(-2.0, 2.0, node.shape)
-        if specials:
+        if with_specials:
             mask = rng.random(node.shape) < 0.3
             value = np.where(mask, rng.choice(SPECIAL_VALUES, node.shape), value)
         args.append(np.asarray(value, dtype=np.float64))

@@ -9,6 +9,8 @@
   equals the closed form (numpy poly1d).
 - ``gc.where``'s nan-gradient trap and its double-where fix behave as its docstring says.
 - Differentiate-then-optimize and optimize-then-differentiate give the same values.
+- On random graphs (hypothesis): the dot-product test <u, J v> == <J^T u, v> between forward
+  and reverse mode, and gradients of the optimized graph equal those of the original.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from helpers import function_of, numeric_jvp, numeric_vjp, outputs
+from helpers import STABLE_OPS, function_of, numeric_jvp, numeric_vjp, outputs, random_graphs
+from hypothesis import HealthCheck, given, settings
 
 import graphc as gc
+from graphc.evaluate import evaluate_all
 
 LECTURE = (13.621371043387192, 2.9459101490553135, 2.9459101490553135)
 
@@ -305,3 +309,64 @@ def test_differentiate_then_optimize_equals_optimize_then_differentiate(name):
     for graph in (first, second):
         for got, want in zip(outputs(graph, xv), unoptimized):
             np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# -- random graphs ----------------------------------------------------------------------------
+
+RANDOM = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _largest_magnitude(graph: gc.Graph, args) -> float:
+    """The largest finite magnitude among every value the graph computes (at least 1)."""
+    env = evaluate_all(graph, [np.asarray(a) for a in args], keep_all=True)
+    floats = (np.asarray(v) for v in env.values())
+    return max(
+        [1.0]
+        + [
+            float(np.max(np.abs(v[np.isfinite(v)]), initial=0))
+            for v in floats
+            if v.dtype.kind == "f"
+        ]
+    )
+
+
+@RANDOM
+@given(random_graphs(grad=False, specials=False))
+def test_forward_and_reverse_mode_agree_on_random_graphs(case):
+    graph, args = case
+    y = graph.outputs[0]
+    if y.dtype not in ("float64", "float32"):
+        y = y.astype("float64")
+    rng = np.random.default_rng(len(graph.nodes))
+    u = rng.standard_normal(y.shape)
+    v = [rng.standard_normal(x.shape) for x in graph.inputs]
+    wrt = list(graph.inputs)
+    derivatives = gc.Graph(wrt, [gc.jvp(y, wrt, v), *gc.vjp(y, wrt, u)])
+    jv, *vjs = outputs(derivatives, *args)
+    terms = np.concatenate([(u * jv).ravel()] + [(a * b).ravel() for a, b in zip(vjs, v)])
+    if not np.isfinite(terms).all():  # log of a negative number and the like
+        return
+    lhs, rhs = np.sum(u * jv), sum(np.sum(a * b) for a, b in zip(vjs, v))
+    # Rounding: relative to the terms, and absolute where the exact derivative cancels to 0
+    # (max(s, a) * (-s / s) + s) while intermediate values do not.
+    tolerance = 1e-9 * np.sum(np.abs(terms)) + 1e-13 * _largest_magnitude(derivatives, args)
+    assert abs(lhs - rhs) <= tolerance
+
+
+@RANDOM
+@given(random_graphs(ops=STABLE_OPS, grad=False, specials=False))
+def test_optimize_then_differentiate_on_random_graphs(case):
+    graph, args = case
+    y = graph.outputs[0]
+    if y.dtype not in ("float64", "float32"):
+        return
+    optimized = gc.optimize(graph, verify=True)
+    y_opt = optimized.outputs[0]
+    wrt = list(graph.inputs)
+    before = gc.Graph(wrt, gc.grad(gc.sum(y), wrt))
+    after = gc.optimize(gc.Graph(wrt, gc.grad(gc.sum(y_opt), wrt)), verify=True)
+    for got, want in zip(outputs(after, *args), outputs(before, *args)):
+        # Equal functions need not have equal chain rules where the derivative is singular:
+        # d/dx x**0 at x = 0 is 0 * inf = nan through pow's rule, but 0 once x**0 -> 1.
+        finite = np.isfinite(want)
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-300)
