@@ -164,9 +164,17 @@ class Graph:
                 )
             position[id(node)] = i
         for i, node in enumerate(self.inputs):
-            if self.nodes[i] is not node:
+            if i >= len(self.nodes) or self.nodes[i] is not node:
                 raise GraphError("graph inputs must open the node list, in order")
         self._check_inputs()
+        # An input node is defined only by being a graph input: any other one would have no
+        # value when the graph is evaluated or compiled.
+        for node in self.nodes[len(self.inputs) :]:
+            if node.op == "input":
+                listed = ", ".join(repr(n.name) for n in self.inputs) or "none"
+                raise GraphError(
+                    f"{node!r} is in the node list but not among the graph's inputs ({listed})"
+                )
         for out in self.outputs:
             if id(out) not in position:
                 raise GraphError(f"output {out!r} is not in the node list")

@@ -214,7 +214,8 @@ def _unsafe_sub(node: Node) -> Node | None:
 def _unsafe_mul(node: Node) -> Node | None:
     match node.args:
         case (x, zero) if is_splat(zero, 0.0) and x.dtype == node.dtype:
-            return dsl.zeros(node.shape, node.dtype)  # wrong for inf and nan (inf * 0 is nan)
+            # Wrong for inf and nan (inf * 0 is nan) and for negative x (-1 * 0 is -0).
+            return dsl.zeros(node.shape, node.dtype)
         case (Node(op="mul", args=(x, c1)), c2) if (
             splat(c1) is not None and splat(c2) is not None and c1.dtype == c2.dtype == node.dtype
         ):

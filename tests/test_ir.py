@@ -335,6 +335,8 @@ def broken_graphs():
         "appears twice": gc.Graph.from_nodes([x], [y], [x, two, y, y]),
         "open the node list": gc.Graph.from_nodes([x, z], [y], [x, two, y, z]),
         "named 'x'": gc.Graph.from_nodes([x, x2 := gc.vector("x", 3)], [x], [x, x2]),
+        "not among the graph's inputs": gc.Graph.from_nodes([x], [u := x + z], [x, z, u]),
+        "open the node list, in order": gc.Graph.from_nodes([x, z], [x], [x]),
     }
 
 
