@@ -32,6 +32,9 @@ PYARRAY_DATA_OFFSET = 16  # offsetof(PyArrayObject, data) on 64-bit CPython (che
 # Largest workspace put on the native stack of the calling thread; larger ones come from Python.
 STACK_WORKSPACE_LIMIT = 64 * 1024
 
+# Parts up to this many instructions are inlined into the entry points.
+INLINE_LIMIT = 200
+
 
 class PartEmitter:
     """Emits the kernels of one part into one function."""
@@ -557,7 +560,6 @@ def emit_module(
     io_params = [f"ptr noalias %io{k}" for k in range(n_io)]
     const_params = [f"ptr noalias %cst{k}" for k in range(n_const)]
     part_params = ", ".join(io_params + ["ptr noalias %ws"] + const_params)
-    inline = "alwaysinline" if plan.parts == 1 else "noinline"
     instructions = 0
     by_part: list[list[Kernel]] = [[] for _ in range(plan.parts)]
     for kernel in plan.kernels:
@@ -566,6 +568,11 @@ def emit_module(
         emitter = PartEmitter(plan, module, reassociate)
         for kernel in kernels:
             emitter.emit(kernel)
+        # A small graph is inlined into the entries (the dense batch loop then vectorises over
+        # rows); a large one is not: three inlined copies, one inside a loop the vectoriser
+        # works on, made a 800-instruction graph compile 8x slower.
+        small = plan.parts == 1 and emitter.fb.instructions <= INLINE_LIMIT
+        inline = "alwaysinline" if small else "noinline"
         emitter.fb.finish(f"define internal void @part{part}({part_params}) {inline} nounwind")
         instructions += emitter.fb.instructions
 
