@@ -316,7 +316,11 @@ def machine() -> dict[str, Any]:
         llvm_cpu = binding.get_host_cpu_name()
     except Exception:  # noqa: BLE001 - informative only
         llvm_cpu = "?"
+    revision = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()
     return {
+        "graphc_revision": revision or "?",
         "cpu": cpu,
         "llvm_cpu": llvm_cpu,
         "avx512": " avx512f" in flags,

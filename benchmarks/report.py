@@ -43,7 +43,9 @@ def machine_block(results: dict[str, dict[str, Any]]) -> str:
         "- Threads: "
         + ", ".join(f"`{k}={v}`" for k, v in m["threads"].items() if k != "torch")
         + f", `{m['threads']['torch']}`",
-        "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "- Versions: "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + f" (graphc at git `{m.get('graphc_revision', '?')}`)",
         "- Measured: "
         + "; ".join(
             f"{name} {r.get('date', '?')} ({r.get('elapsed_seconds', 0):.0f} s, load "

@@ -1,6 +1,6 @@
 """Measurements that need a fresh process, run by ``harness.run_worker``; prints one JSON line.
 
-    python benchmarks/worker.py helmholtz_rss N          peak RSS of compile + run, workspace
+    python benchmarks/worker.py helmholtz_rss N          peak RSS (VmHWM) of compile + run
     python benchmarks/worker.py compile TOOL KIND SIZE [CACHE_DIR]
                                                          compile time of a generated graph
     python benchmarks/worker.py sympy_swell N            SymPy's derivative of the logistic map
@@ -27,8 +27,19 @@ set_thread_env()
 
 
 def rss_bytes() -> int:
-    # ru_maxrss is the peak so far, in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak resident memory of this process so far, in bytes.
+
+    VmHWM, the high-water mark of this process's own memory map: ``ru_maxrss`` is no good in a
+    child, because Linux carries the parent's peak over the fork and exec into it (a child of a
+    1 GB benchmark run would report 1 GB before doing anything).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def helmholtz_rss(n: int) -> dict[str, Any]:

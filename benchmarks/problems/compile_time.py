@@ -18,6 +18,7 @@ function is evaluated once and its value checked against graphc's.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -230,6 +231,9 @@ def _cell(answer: dict[str, Any] | None, limit: float) -> str:
     if "skipped" in answer:
         return "skipped (gave up at a smaller size)"
     if "error" in answer and "compile_seconds" not in answer:
+        signal = re.search(r"exit code -(\d+)", answer["error"])
+        if signal:  # killed by a signal: -11 is a segmentation fault
+            return f"crashed (signal {signal.group(1)})"
         return f"failed ({answer['error'].split(':')[0][:40]})"
     if answer.get("agrees") is False:
         return "disagrees"
@@ -264,22 +268,30 @@ def render(result: dict[str, Any]) -> dict[str, str]:
 
 def plot(result: dict[str, Any], directory: Any, plt: Any) -> list[str]:
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
+    colors = dict(
+        zip(
+            ("graphc", "graphc cache hit", *TOOLS[1:]),
+            plt.rcParams["axes.prop_cycle"].by_key()["color"],
+        )
+    )
     for ax, kind in zip(axes, KINDS):
-        for tool in ("graphc", "graphc cache hit", *TOOLS[1:]):
+        for tool in colors:
             points = [
                 (row["size"], row["tools"][tool]["compile_seconds"])
                 for row in result["rows"]
                 if row["kind"] == kind and "compile_seconds" in row["tools"].get(tool, {})
             ]
             if points:
-                ax.plot(*zip(*points), "-o" if tool.startswith("graphc") else "--.", label=tool)
+                style = "-o" if tool.startswith("graphc") else "--o"
+                ax.plot(*zip(*points), style, color=colors[tool], label=tool)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"{'random DAG' if kind == 'dag' else 'deep chain'}")
         ax.set_xlabel("ops in the graph")
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("compile seconds (fresh process)")
-    axes[1].legend(fontsize=8)
+    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
+    axes[1].legend(handles.values(), handles.keys(), fontsize=8)
     fig.suptitle("Compile time against graph size (lower is better)")
     path = directory / "compile_time.png"
     fig.tight_layout()

@@ -69,7 +69,8 @@ def sympy_measure(n: int, emit: Callable[[dict[str, Any]], None]) -> None:
     cse_ops = sum(int(sympy.count_ops(e)) for _, e in replacements)
     cse_ops += int(sympy.count_ops(reduced[0]))
     emit({"cse_ops": cse_ops, "cse_seconds": time.perf_counter() - start})
-    if ops <= LAMBDIFY_MAX_OPS:
+    if cse_ops <= LAMBDIFY_MAX_OPS:
+        # lambdify runs cse again on the tree: the source it prints is the small, shared form.
         fc = sympy.lambdify(x, derivative, "math", cse=True)
         number = 200
         best = min(timeit.repeat(lambda: fc(POINT), number=number, repeat=5)) / number
