@@ -16,7 +16,6 @@ This module only re-exports the public API; each piece lives in its own module.
 
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
-from graphc.dot import render, to_dot
 from graphc.dsl import (
     abs,
     as_node,
@@ -65,6 +64,7 @@ from graphc.dsl import (
 )
 from graphc.evaluate import evaluate
 from graphc.graph import Graph, GraphError
+from graphc.graphviz import render, to_dot
 from graphc.jit import CompiledFunction, compile
 from graphc.node import Node
 from graphc.optimize import optimize

@@ -60,6 +60,9 @@ def constant(value: object, dtype: object | None = None) -> Node:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"constant: expected numbers, got an array of dtype {array.dtype}")
     dtype = dtypes.canonical(array.dtype if dtype is None else dtype)
+    if array.dtype.kind in "iu" and array.size and dtype == dtypes.INT64:
+        if array.max() > np.iinfo(np.int64).max or array.min() < np.iinfo(np.int64).min:
+            raise OverflowError(f"constant: {value!r} does not fit in int64")
     # astype(copy=True) gives the payload its own memory: later changes to `value` cannot leak in.
     payload = ConstValue(array.astype(dtype, copy=True), copy=False)
     return Node("const", (), Attrs(value=payload), payload.array.shape, dtype, current_origin())

@@ -602,7 +602,7 @@ class Trace:
 
     def to_dot(self, name: str = "trace") -> str:
         """``gc.to_dot`` of the graph with primal, tangent and adjoint values on the nodes."""
-        from graphc.dot import to_dot
+        from graphc.graphviz import to_dot
 
         return to_dot(self.graph, values=self.labels(), name=name)
 

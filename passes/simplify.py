@@ -5,10 +5,11 @@ except where a rule's comment names a documented last-bit caveat. Rules that can
 result (the sign of a zero, nan/inf behaviour, rounding by reassociation) run only with
 ``unsafe_math=True``; their comments say what changes.
 
-Growth guard: every replacement creates at most as many nodes as the match removes (at most one
-new constant or broadcast), so simplification cannot blow a graph up. No rule distributes a
-product over a sum: that rewrite is what makes PyTensor's simplifier grow the logistic map
-exponentially.
+Growth guard: a replacement creates at most one node more than the match removes (a new constant
+or broadcast, as in ``x / 4 -> x * 0.25`` when the 4 is used elsewhere), and no rule can fire on
+its own result, so a round adds at most one node per rewritten node and the fixpoint comes in a
+few rounds. No rule distributes a product over a sum: that rewrite is what makes PyTensor's
+simplifier grow the logistic map exponentially.
 
 Commutative operands are canonicalised first (constants right), so each rule is written once.
 """

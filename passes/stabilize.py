@@ -27,6 +27,8 @@ def stabilize_rule(node: Node) -> Node | None:
     match node:
         case Node(op="log", args=(Node(op="add", args=(x, one)),)) if is_splat(one, 1.0):
             return _same_type(dsl.log1p(x), node)
+        case Node(op="log", args=(Node(op="add", args=(one, x)),)) if is_splat(one, 1.0):
+            return _same_type(dsl.log1p(x), node)  # when simplify has not put 1 on the right
         case Node(op="sub", args=(Node(op="exp", args=(x,)), one)) if is_splat(one, 1.0):
             return _same_type(dsl.expm1(x), node)
         case Node(op="log", args=(Node(op="exp", args=(x,)),)):

@@ -23,8 +23,7 @@ import pytest
 
 import graphc as gc
 
-# Not `from graphc import dot`: that is gc.dot, the matrix product, which shadows the module.
-dot_module = importlib.import_module("graphc.dot")
+dot_module = importlib.import_module("graphc.graphviz")
 
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed")

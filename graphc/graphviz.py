@@ -18,6 +18,7 @@ import numpy as np
 
 from graphc.graph import Graph, node_label
 from graphc.node import Node
+from graphc.ops.base import OPS
 
 STYLE = {
     "input": 'shape=ellipse, style=filled, fillcolor="#c7e9c0"',
@@ -63,7 +64,10 @@ def to_dot(graph: Graph, values: Mapping[Node, object] | None = None, name: str 
         lines.append(f'  {ids[node]} [label="{label}", {style}];')
     for node in graph.nodes:
         for position, arg in enumerate(node.args):
-            tail = f' [headlabel="{position}", labelfontsize=8]' if len(node.args) > 2 else ""
+            # Argument positions matter for `sub a b` vs `sub b a`: label them unless the op is
+            # commutative.
+            ordered = len(node.args) > 1 and not OPS[node.op].commutative
+            tail = f' [headlabel="{position}", labelfontsize=8]' if ordered else ""
             lines.append(f"  {ids[arg]} -> {ids[node]}{tail};")
     for k, out in enumerate(graph.outputs):
         lines.append(f'  out{k} [label="output {k}", {STYLE["output"]}];')
