@@ -273,7 +273,9 @@ def run_worker(task: str, args: Sequence[str], timeout: float) -> dict:
         # The exception line (e.g. "RecursionError: ..."), not the hints printed after it.
         lines = (stderr or stdout).strip().splitlines()
         errors = [line for line in lines if re.match(r"^\w*(Error|Exception)\b", line)]
-        answer["error"] = (errors[-1] if errors else " | ".join(lines[-3:]))[:400] or f"exit {code}"
+        # A negative code is a signal (-11: segmentation fault), often with nothing printed.
+        message = errors[-1] if errors else " | ".join(lines[-3:])
+        answer["error"] = message[:400] if message and code > 0 else f"exit {code}"
     return answer
 
 

@@ -49,7 +49,8 @@ def machine_block(results: dict[str, dict[str, Any]]) -> str:
         "- Measured: "
         + "; ".join(
             f"{name} {r.get('date', '?')} ({r.get('elapsed_seconds', 0):.0f} s, load "
-            f"{_load(r['machine'].get('load_average'))} -> {_load(r.get('load_average_after'))})"
+            f"{_load(r.get('load_average_before', r['machine'].get('load_average')))} -> "
+            f"{_load(r.get('load_average_after'))})"
             for name, r in results.items()
         ),
     ]

@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick          # a small subset, about a minute or two
     python benchmarks/run.py --only helmholtz # one problem (repeatable)
     python benchmarks/run.py --check-only     # build and cross-check, no timing (the tests)
+    python benchmarks/run.py --report-only    # rewrite the doc and plots from saved results
 
 Problems: helmholtz, overhead, batch, swell, mlp, compile_time (``benchmarks/problems/``).
 Raw results go to ``benchmarks/results/NAME.json`` (``--quick``: ``benchmarks/results/quick/``),
@@ -29,6 +30,7 @@ set_thread_env()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
@@ -53,6 +55,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--results", type=Path, help="where the JSON goes (default: results/)")
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: rewrite docs/performance.md and the plots from the saved results",
+    )
+    parser.add_argument(
         "--docs", action=argparse.BooleanOptionalAction, default=None,
         help="regenerate docs/performance.md and docs/img (default: only for a full timed run)",
     )  # fmt: skip
@@ -68,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = args.results or (RESULTS / "quick" if args.quick else RESULTS)
     results_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(quick=args.quick, timing=not args.check_only)
+    if args.report_only:
+        report.update(DOC, IMAGES, results_dir, ctx)
+        print(f"updated {DOC.relative_to(ROOT)} and {IMAGES.relative_to(ROOT)}/ from {results_dir}")
+        return 0
     about = machine()
     print(f"graphc benchmarks on {about['cpu']} ({about['cores']} cores)")
     print(f"load average {about['load_average']}")
@@ -76,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         module = problems.load(name)
         print(f"\n== {module.TITLE} ==")
+        load_before = list(os.getloadavg())
         start = time.perf_counter()
         result = module.run(ctx)
         result.update(
@@ -83,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             quick=args.quick,
             timed=ctx.timing,
             machine=about,
-            load_average_after=list(machine()["load_average"] or []),
+            load_average_before=load_before,
+            load_average_after=list(os.getloadavg()),
             elapsed_seconds=time.perf_counter() - start,
             date=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         )
@@ -94,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         done[name] = result
     write_docs = args.docs if args.docs is not None else (not args.quick and ctx.timing)
     if write_docs:
-        report.update(DOC, IMAGES, RESULTS if results_dir == RESULTS else results_dir, ctx)
+        report.update(DOC, IMAGES, results_dir, ctx)
         print(f"\nupdated {DOC.relative_to(ROOT)} and {IMAGES.relative_to(ROOT)}/")
     if ctx.skipped:
         print("\nskipped peers: " + ", ".join(sorted(ctx.skipped)))

@@ -231,7 +231,7 @@ def _cell(answer: dict[str, Any] | None, limit: float) -> str:
     if "skipped" in answer:
         return "skipped (gave up at a smaller size)"
     if "error" in answer and "compile_seconds" not in answer:
-        signal = re.search(r"exit code -(\d+)", answer["error"])
+        signal = re.fullmatch(r"exit -(\d+)", answer["error"])
         if signal:  # killed by a signal: -11 is a segmentation fault
             return f"crashed (signal {signal.group(1)})"
         return f"failed ({answer['error'].split(':')[0][:40]})"

@@ -463,7 +463,7 @@ def _build_order(tool: str) -> tuple[int, str]:
 
 def plot(result: dict[str, Any], directory: Any, plt: Any) -> list[str]:
     rows = result["rows"]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     series = {"graphc": "graphc f+g", "graphc unsafe_math": "graphc unsafe_math f+g"}
     series.update({tool: f"{tool} f+g" for tool in PEER_TOOLS})
     for tool, key in series.items():
@@ -482,7 +482,7 @@ def plot(result: dict[str, Any], directory: Any, plt: Any) -> list[str]:
     ax.set_xlabel("n")
     ax.set_ylabel("time(f and gradient) / time(f)")
     ax.set_title("Helmholtz: reverse-mode gradient cost relative to f (lower is better)")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no overlap
     ax.grid(alpha=0.3)
     path = directory / "helmholtz_ratio.png"
     fig.tight_layout()
