@@ -7,7 +7,7 @@ The module holds:
 - ``graph_call``: the entry for one call from Python. Scalar inputs arrive by value, arrays as
   ``PyObject*`` (the data pointer is read from the ndarray struct, which is much cheaper than
   asking numpy for it), array outputs likewise, scalar outputs in one packed array of 8-byte
-  slots; a graph whose only output is a float64 scalar returns it directly. A small workspace
+  slots; a graph whose only scalar output is float64 returns it directly. A small workspace
   lives on the stack, a large one comes from the caller;
 - ``graph_batch``: the body in a loop over rows ``begin <= r < end`` of batched arguments, each
   argument given as a base pointer and a byte stride per row (0 broadcasts one value to all).
@@ -19,6 +19,8 @@ them and changes their rounding).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from graphc import dtypes
 from graphc.jit.emit import ITEM_SIZES, LLVM_TYPES, FunctionBuilder, Module, Value, literal
@@ -597,10 +599,28 @@ def emit_module(
     return module.text(), module.external_symbols, stats
 
 
-def scalar_return(plan: Plan) -> bool:
-    """True when the Python entry returns its only output, a float64 scalar, directly."""
-    outputs = plan.graph.outputs
-    return len(outputs) == 1 and outputs[0].shape == () and outputs[0].dtype == dtypes.FLOAT64
+@dataclass(frozen=True)
+class CallABI:
+    """How ``graph_call`` takes its arguments; ``CompiledFunction`` builds its ctypes prototype
+    from the same record, so the two cannot disagree."""
+
+    direct: int | None  # the output returned as a double: the only scalar output, if float64
+    pack: bool  # the other scalar outputs go to one packed array of 8-byte slots
+    workspace_from_python: bool  # a workspace too large for the native stack
+    constants: bool  # a table of constant pointers is passed
+
+
+def call_abi(graph, workspace_bytes: int, n_constants: int) -> CallABI:
+    scalars = [k for k, o in enumerate(graph.outputs) if o.shape == ()]
+    direct = None
+    if len(scalars) == 1 and graph.outputs[scalars[0]].dtype == dtypes.FLOAT64:
+        direct = scalars[0]
+    return CallABI(
+        direct=direct,
+        pack=bool(scalars) and direct is None,
+        workspace_from_python=workspace_bytes > STACK_WORKSPACE_LIMIT,
+        constants=n_constants > 0,
+    )
 
 
 def _scalar_param_type(dtype: str) -> str:
@@ -620,10 +640,9 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         else:
             params.append(f"ptr %arg{k}")
             pointers.append(_array_data(fb, f"%arg{k}"))
-    direct = scalar_return(plan)
-    has_pack = any(o.shape == () for o in plan.graph.outputs) and not direct
+    abi = call_abi(plan.graph, plan.workspace_bytes, len(plan.constants))
     pack = None
-    if has_pack:
+    if abi.pack:
         params.append("ptr %pack")
         pack = _array_data(fb, "%pack")
     result_slot = None
@@ -631,20 +650,22 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         if node.shape != ():
             params.append(f"ptr %out{k}")
             pointers.append(_array_data(fb, f"%out{k}"))
-        elif direct:
+        elif k == abi.direct:
             result_slot = fb.alloca("double")
             pointers.append(result_slot)
         else:
             pointers.append(fb.gep_bytes(pack, 8 * k))  # type: ignore[arg-type]
-    if plan.workspace_bytes > STACK_WORKSPACE_LIMIT:
+    if abi.workspace_from_python:
         params.append("ptr %wsobj")
         workspace = _array_data(fb, "%wsobj")
     else:
         workspace = fb.alloca("i8", max(plan.workspace_bytes, 1), align=64)
-    params.append("ptr %consts")
-    args = ", ".join([f"ptr {p}" for p in pointers] + [f"ptr {workspace}", "ptr %consts"])
+    if abi.constants:
+        params.append("ptr %consts")
+    consts = "%consts" if abi.constants else "null"
+    args = ", ".join([f"ptr {p}" for p in pointers] + [f"ptr {workspace}", f"ptr {consts}"])
     fb.emit(f"call void @graph_body({args})")
-    if direct:
+    if result_slot is not None:
         value = fb.instr(dtypes.FLOAT64, f"load double, ptr {result_slot}")
         fb.finish(
             f"define double @graph_call({', '.join(params)}) nounwind", f"ret double {value.text}"

@@ -26,7 +26,7 @@ import numpy as np
 from graphc import arguments, dtypes
 from graphc.graph import Graph
 from graphc.jit import engine
-from graphc.jit.codegen import PYARRAY_DATA_OFFSET, STACK_WORKSPACE_LIMIT
+from graphc.jit.codegen import PYARRAY_DATA_OFFSET, call_abi
 from graphc.shapes import contiguous_strides, fmt
 
 _CTYPES = {
@@ -75,7 +75,6 @@ class CompiledFunction:
         self._table = table
         self._consts = ctypes.addressof(table)
         self._tls = threading.local()
-        self._big_workspace = workspace_bytes > STACK_WORKSPACE_LIMIT
         self._native = self._call_prototype()(code.address("graph_call"))
         batch_type = ctypes.CFUNCTYPE(
             None,
@@ -115,19 +114,19 @@ class CompiledFunction:
 
     # -- the call path ------------------------------------------------------------------------
     def _call_prototype(self):
+        abi = call_abi(self.graph, self.workspace_bytes, len(self._constants))
         argtypes = []
         for node in self.graph.inputs:
             argtypes.append(_CTYPES[node.dtype] if node.shape == () else ctypes.py_object)
-        outputs = self.graph.outputs
-        direct = len(outputs) == 1 and outputs[0].shape == () and outputs[0].dtype == "float64"
-        if any(o.shape == () for o in outputs) and not direct:
+        if abi.pack:
             argtypes.append(ctypes.py_object)
-        argtypes += [ctypes.py_object for o in outputs if o.shape != ()]
-        if self._big_workspace:
+        argtypes += [ctypes.py_object for o in self.graph.outputs if o.shape != ()]
+        if abi.workspace_from_python:
             argtypes.append(ctypes.py_object)
-        argtypes.append(ctypes.c_void_p)
-        self._direct = direct
-        return ctypes.CFUNCTYPE(ctypes.c_double if direct else None, *argtypes)
+        if abi.constants:
+            argtypes.append(ctypes.c_void_p)
+        self._abi = abi
+        return ctypes.CFUNCTYPE(ctypes.c_double if abi.direct is not None else None, *argtypes)
 
     def _workspace(self) -> np.ndarray:
         try:
@@ -178,8 +177,8 @@ class CompiledFunction:
                 )
         call_args = list(params)
         outputs = self.graph.outputs
-        scalar_outputs = [k for k, o in enumerate(outputs) if o.shape == ()]
-        if scalar_outputs and not self._direct:
+        abi = self._abi
+        if abi.pack:
             lines.append(f"    gc_pack = gc_empty({len(outputs)})")
             call_args.append("gc_pack")
         for k, node in enumerate(outputs):
@@ -188,23 +187,24 @@ class CompiledFunction:
                 env[f"gc_odtype{k}"] = np.dtype(node.dtype)
                 lines.append(f"    gc_out{k} = gc_empty(gc_oshape{k}, gc_odtype{k})")
                 call_args.append(f"gc_out{k}")
-        if self._big_workspace:
+        if abi.workspace_from_python:
             call_args.append("gc_workspace()")
-        call_args.append("gc_consts")
+        if abi.constants:
+            call_args.append("gc_consts")
         call = f"gc_native({', '.join(call_args)})"
-        if self._direct:
-            lines.append(
-                f"    return {call}" if self.graph.single_output else f"    return ({call},)"
-            )
+        results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
+        if abi.direct is not None:
+            results[abi.direct] = call if len(outputs) == 1 else "gc_direct"
+            if len(outputs) > 1:
+                lines.append(f"    gc_direct = {call}")
         else:
             lines.append(f"    {call}")
-            if scalar_outputs:
-                lines.append("    gc_values = gc_pack.tolist()")
-            results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
-            if self.graph.single_output:
-                lines.append(f"    return {results[0]}")
-            else:
-                lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+        if abi.pack:
+            lines.append("    gc_values = gc_pack.tolist()")
+        if self.graph.single_output:
+            lines.append(f"    return {results[0]}")
+        else:
+            lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
         if usable:
             header = [f"def __call__(gc_self, {', '.join(params)}):"]
         else:  # input names that cannot be parameters: bind arguments by hand
