@@ -43,8 +43,6 @@ CSRC = HERE / "csrc"
 # Normwise tolerances for the cross-checks: max|peer - graphc| <= tol * max(|graphc|, tiny).
 RTOL = {"float64": 1e-9, "float32": 2e-4}
 
-PEERS = ("jax", "torch", "pytensor", "casadi", "sympy", "autograd", "matplotlib")
-
 
 @dataclass
 class Timing:
