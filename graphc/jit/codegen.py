@@ -395,8 +395,10 @@ class PartEmitter:
                 self.close_loops(middle + inner)
             self.close_loops(outer)
             return
-        # Dot products, several at once for instruction-level parallelism (each one in order).
-        block = 4
+        # Dot products, eight at once: each adds its terms in order, a serial chain bound by the
+        # add latency, so eight independent chains keep both adders busy (four left A @ x at
+        # half the speed of x @ A).
+        block = 8
         along_j = n >= m
         count = n if along_j else m
         others = m if along_j else n
