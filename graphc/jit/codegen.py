@@ -306,6 +306,20 @@ class PartEmitter:
         self.fb.store(combine(current, value_at(offsets)), out_pointer)
         self.close_loops(states)
 
+    def _blocks(self, count: int, width: int):
+        """Loop over ``0 <= index < count`` in blocks of ``width`` indices, then one at a time
+        for the rest; yields each block's indices, the code emitted meanwhile is the body."""
+        full, rest = divmod(count, width)
+        for start, size_, repeat in ((0, width, full), (full * width, 1, rest)):
+            if repeat == 0:
+                continue
+            (q,), states = self.open_loops((repeat,))
+            first = self.fb.index_arith("mul nsw", q, size_) if size_ > 1 else q
+            if start:
+                first = self.fb.index_arith("add nsw", first, start)
+            yield [first] + [self.fb.index_arith("add nsw", first, u) for u in range(1, size_)]
+            self.close_loops(states)
+
     def emit_matmul(self, kernel: Kernel) -> None:
         node = kernel.root
         a, b = node.args
@@ -365,53 +379,36 @@ class PartEmitter:
             return
         if n > 1 and sb[1] == 1:
             # Rows of B are contiguous: C[i, :] += A[i, kk] * B[kk, :], vectorisable along j.
-            # Rows of B are taken four at a time, C[i, j] staying in a register across them:
-            # a quarter of the loads and stores of C, and every C[i, j] still adds its k terms
-            # in order.
-            (i,), outer = self.open_loops((m,))
-            (j,), fill = self.open_loops((n,))
-            self.fb.store(
-                zero, self.element_pointer(layout, self.offset(layout.offset, sc, [i, j]))
-            )
-            self.close_loops(fill)
-            block = 4
-            blocks, rest = divmod(k, block)
-            for start, width, repeat in ((0, block, blocks), (blocks * block, 1, rest)):
-                if repeat == 0:
-                    continue
-                (q,), middle = self.open_loops((repeat,))
-                first = self.fb.index_arith("mul nsw", q, width) if width > 1 else q
-                if start:
-                    first = self.fb.index_arith("add nsw", first, start)
-                rows = [first] + [self.fb.index_arith("add nsw", first, u) for u in range(1, width)]
-                coefficients = [element(a, sa, i, row) for row in rows]
-                (j,), inner = self.open_loops((n,))
-                pointer = self.element_pointer(layout, self.offset(layout.offset, sc, [i, j]))
-                total = self.fb.load(pointer, dtype)
-                for row, coefficient in zip(rows, coefficients):
-                    product = self.fb.arith("mul", coefficient, element(b, sb, row, j))
-                    total = self.fb.arith("add", total, product, flags)
-                self.fb.store(total, pointer)
-                self.close_loops(middle + inner)
-            self.close_loops(outer)
+            # Register blocking: four rows of C at a time share each row of B they read, and
+            # four rows of B at a time are added while C[i, j] stays in a register. Every
+            # C[i, j] still adds its k terms in order, starting from 0.
+            for rows in self._blocks(m, 4):
+                (j,), fill = self.open_loops((n,))
+                for i in rows:
+                    pointer = self.element_pointer(layout, self.offset(layout.offset, sc, [i, j]))
+                    self.fb.store(zero, pointer)
+                self.close_loops(fill)
+                for terms in self._blocks(k, 4):
+                    coefficients = [[element(a, sa, i, kk) for kk in terms] for i in rows]
+                    (j,), inner = self.open_loops((n,))
+                    b_values = [element(b, sb, kk, j) for kk in terms]
+                    for i, row_coefficients in zip(rows, coefficients):
+                        pointer = self.element_pointer(
+                            layout, self.offset(layout.offset, sc, [i, j])
+                        )
+                        total = self.fb.load(pointer, dtype)
+                        for coefficient, b_value in zip(row_coefficients, b_values):
+                            product = self.fb.arith("mul", coefficient, b_value)
+                            total = self.fb.arith("add", total, product, flags)
+                        self.fb.store(total, pointer)
+                    self.close_loops(inner)
             return
         # Dot products, eight at once: each adds its terms in order, a serial chain bound by the
         # add latency, so eight independent chains keep both adders busy (four left A @ x at
         # half the speed of x @ A).
-        block = 8
         along_j = n >= m
-        count = n if along_j else m
-        others = m if along_j else n
-        blocks, rest = divmod(count, block)
-        for start, width, repeat in ((0, block, blocks), (blocks * block, 1, rest)):
-            if repeat == 0:
-                continue
-            (p,), outer = self.open_loops((others,))
-            (q,), middle = self.open_loops((repeat,))
-            first = self.fb.index_arith("mul nsw", q, width) if width > 1 else q
-            if start:
-                first = self.fb.index_arith("add nsw", first, start)
-            lanes = [first] + [self.fb.index_arith("add nsw", first, u) for u in range(1, width)]
+        (p,), outer = self.open_loops((m if along_j else n,))
+        for lanes in self._blocks(n if along_j else m, 8):
             accumulators = []
             for _ in lanes:
                 slot = self.fb.alloca(LLVM_TYPES[dtype])
@@ -430,7 +427,7 @@ class PartEmitter:
                 i, j = (p, lane) if along_j else (lane, p)
                 pointer = self.element_pointer(layout, self.offset(layout.offset, sc, [i, j]))
                 self.fb.store(result, pointer)
-            self.close_loops(outer + middle)
+        self.close_loops(outer)
 
     def _fill(self, layout: Layout, shape, value: Value) -> None:
         dims, (strides,) = collapse(shape, [layout.strides])
