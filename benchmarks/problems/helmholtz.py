@@ -255,7 +255,8 @@ def run_size(ctx: Context, n: int) -> dict[str, Any]:
     reference = fg(x0)
 
     # graphc itself against independent oracles: numpy's f, and the complex step (exact to
-    # rounding; affordable up to n = 300) or else the hand-written C gradient.
+    # rounding; affordable up to n = 300). Beyond that, the hand-written C gradient and the
+    # peers, all compared with graphc below, are the cross-check.
     oracle_value = f_np(x0)
     checks = {"value vs numpy": agree(reference[0], oracle_value)}
     if n <= 300:
