@@ -43,12 +43,12 @@ def machine_block(results: dict[str, dict[str, Any]]) -> str:
         "- Threads: "
         + ", ".join(f"`{k}={v}`" for k, v in m["threads"].items() if k != "torch")
         + f", `{m['threads']['torch']}`",
-        "- Versions: "
-        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        + f" (graphc at git `{m.get('graphc_revision', '?')}`)",
-        "- Measured: "
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "- Measured (problem, graphc's git revision, date, duration, load average before -> "
+        "after): "
         + "; ".join(
-            f"{name} {r.get('date', '?')} ({r.get('elapsed_seconds', 0):.0f} s, load "
+            f"{name} at `{r['machine'].get('graphc_revision', '?')}` {r.get('date', '?')} "
+            f"({r.get('elapsed_seconds', 0):.0f} s, load "
             f"{_load(r.get('load_average_before', r['machine'].get('load_average')))} -> "
             f"{_load(r.get('load_average_after'))})"
             for name, r in results.items()
