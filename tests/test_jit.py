@@ -599,3 +599,15 @@ def test_dense_and_strided_batches_agree(lecture_fn):
     for k in range(3):
         np.testing.assert_array_equal(strided[k], rows[:, k])
         assert dense[k].shape == (257,)
+
+
+def test_compiled_functions_share_equal_constants():
+    matrix = RNG.standard_normal((40, 40))
+    x = gc.vector("x", 40)
+    f = gc.sum(gc.sin(x @ matrix))
+    first = gc.compile(gc.Graph([x], [f]), cache=False)
+    second = gc.compile(gc.Graph([x], [f, gc.grad(f, x)]), cache=False)
+    shared = {id(c) for c in first._constants} & {id(c) for c in second._constants}
+    assert shared, "one copy of the matrix serves both functions"
+    x0 = RNG.standard_normal(40)
+    assert first(x0)[0] == second(x0)[0]

@@ -22,6 +22,7 @@ import json
 import os
 import struct
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -84,11 +85,26 @@ def decode(data: bytes) -> tuple[dict, dict[str, bytes]]:
 
 def array_to_blob(array: np.ndarray) -> tuple[dict, bytes]:
     array = np.ascontiguousarray(array)
-    return {"dtype": array.dtype.str, "shape": list(array.shape)}, array.tobytes()
+    data = array.tobytes()
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    return {"dtype": array.dtype.str, "shape": list(array.shape), "digest": digest}, data
+
+
+# Constant arrays in use by compiled functions, by content: compiling f and f with its gradient
+# over one 8 MB matrix keeps one copy of it, not two. Entries go when no function uses them.
+_LIVE_CONSTANTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 def blob_to_array(meta: dict, blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.dtype(meta["dtype"])).reshape(meta["shape"]).copy()
+    key = (meta["dtype"], tuple(meta["shape"]), meta.get("digest"))
+    found = _LIVE_CONSTANTS.get(key) if key[2] else None
+    if found is not None:
+        return found
+    array = np.frombuffer(blob, dtype=np.dtype(meta["dtype"])).reshape(meta["shape"]).copy()
+    array.setflags(write=False)
+    if key[2]:
+        _LIVE_CONSTANTS[key] = array
+    return array
 
 
 class DiskCache:
