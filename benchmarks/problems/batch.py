@@ -23,17 +23,19 @@ TITLE = "Batch throughput: (x1 + x2) ln(x1 + x2) and its gradient"
 POINTS, QUICK_POINTS = 1_000_000, 100_000
 
 
-def graphc_model() -> gc.CompiledFunction:
+def graphc_model(vector_math: bool = False) -> gc.CompiledFunction:
     x1, x2 = gc.scalar("x1"), gc.scalar("x2")
     f = (x1 + x2) * gc.log(x1 + x2)
-    return gc.compile(gc.Graph([x1, x2], [f, *gc.grad(f, [x1, x2])]), cache=False)
+    graph = gc.Graph([x1, x2], [f, *gc.grad(f, [x1, x2])])
+    return gc.compile(graph, cache=False, vector_math=vector_math)
 
 
 def calls(ctx: Context, X1: np.ndarray, X2: np.ndarray) -> dict[str, Any]:
-    fn = graphc_model()
+    fn, fast = graphc_model(), graphc_model(vector_math=True)
     found: dict[str, Any] = {
         "graphc batch": lambda: fn.batch(X1, X2),
         "graphc batch, threads=2": lambda: fn.batch(X1, X2, threads=2),
+        "graphc batch, vector_math=True": lambda: fast.batch(X1, X2),
     }
 
     def numpy_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
