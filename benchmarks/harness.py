@@ -225,6 +225,22 @@ class CBuilder:
         return library
 
 
+def cross_check(
+    ctx: Context, what: str, calls: dict[str, Callable[[], object]], reference: object
+) -> tuple[dict[str, str], dict[str, Callable[[], object]]]:
+    """Run every call once against graphc's ``reference``: (status by label, the calls that agree
+    and may be timed). A call that disagrees is reported and never timed."""
+    status, checked = {}, {}
+    for label, call in calls.items():
+        ok, err = agree(call(), reference)
+        status[label] = "ok" if ok else f"disagrees with graphc (error {err:.1e})"
+        if ok:
+            checked[label] = call
+        else:
+            ctx.disagree(f"{what}: {label}, error {err:.2e}")
+    return status, checked
+
+
 def c_compiler_version() -> str:
     compiler = shutil.which(os.environ.get("CC", "cc"))
     if compiler is None:

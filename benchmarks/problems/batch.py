@@ -14,7 +14,7 @@ from ctypes import c_long, c_void_p
 from typing import Any
 
 import numpy as np
-from harness import Context, agree, c_function, fmt_ratio, ptr
+from harness import Context, c_function, cross_check, fmt_ratio, ptr
 
 import graphc as gc
 
@@ -95,14 +95,7 @@ def run(ctx: Context) -> dict[str, Any]:
         abs(value[0] - 7 * np.log(7)) < 1e-12 and abs(value[1] - (np.log(7) + 1)) < 1e-12,
         f"batch: f(2, 5) = {value}, expected 7 ln 7 and ln 7 + 1",
     )
-    status, checked = {}, {}
-    for label, call in found.items():
-        ok, err = agree(call(), reference)
-        status[label] = "ok" if ok else f"disagrees with graphc (error {err:.1e})"
-        if ok:
-            checked[label] = call
-        else:
-            ctx.disagree(f"batch: {label}, error {err:.2e}")
+    status, checked = cross_check(ctx, "batch", found, reference)
     timings = ctx.time(checked)
     return {
         "points": points,

@@ -17,7 +17,7 @@ from ctypes import c_double, c_int, c_void_p
 from typing import Any
 
 import numpy as np
-from harness import Context, agree, c_function, fmt_ratio, fmt_time, ptr
+from harness import Context, c_function, cross_check, fmt_ratio, fmt_time, ptr
 
 import graphc as gc
 
@@ -119,14 +119,7 @@ def vector_calls(ctx: Context, tanh: bool) -> dict[str, Any]:
 
 def run_case(ctx: Context, name: str, calls: dict[str, Any]) -> dict[str, Any]:
     reference = calls["graphc"]()
-    status, checked = {}, {}
-    for label, call in calls.items():
-        ok, err = agree(call(), reference)
-        status[label] = "ok" if ok else f"disagrees with graphc (error {err:.1e})"
-        if ok:
-            checked[label] = call
-        else:
-            ctx.disagree(f"overhead {name}: {label}, error {err:.2e}")
+    status, checked = cross_check(ctx, f"overhead {name}", calls, reference)
     # 15 samples: these are microsecond calls, and the load on the machine comes in bursts.
     timings = ctx.time(checked, samples=None if ctx.quick else 15)
     return {
