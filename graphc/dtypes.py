@@ -58,10 +58,6 @@ def canonical(dtype: object) -> str:
     raise TypeError(f"unsupported dtype {np_dtype}; expected one of {', '.join(DTYPES)}")
 
 
-def to_numpy(dtype: str) -> np.dtype:
-    return np.dtype(dtype)
-
-
 def is_float(dtype: str) -> bool:
     return dtype in FLOATS
 

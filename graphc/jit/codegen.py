@@ -715,7 +715,3 @@ def _emit_batch_entry(plan: Plan, module: Module, dense: bool) -> None:
         f"define void @{name}(ptr noalias %bases, ptr noalias %strides, ptr %ws, "
         "ptr %consts, i64 %begin, i64 %end) nounwind"
     )
-
-
-def item_size(dtype: str) -> int:
-    return ITEM_SIZES[dtype]

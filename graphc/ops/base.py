@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from operator import is_not
 from typing import Any
 
-import numpy as np
-
 from graphc import dtypes
 from graphc.node import NO_ATTRS, Attrs, Node, current_origin
 from graphc.shapes import Shape, broadcast_axes
@@ -139,7 +137,3 @@ def add_tangents(*terms: Node | None) -> Node | None:
         if term is not None:
             total = term if total is None else total + term
     return total
-
-
-def as_dtype(array: Any, dtype: str) -> np.ndarray:
-    return np.asarray(array, dtype=dtype)
