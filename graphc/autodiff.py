@@ -54,6 +54,16 @@ def _depends_on(order: Sequence[Node], sources: Sequence[Node]) -> set[int]:
     return found
 
 
+def _check_rule(node: Node, rule: str, result: Node, like: Node) -> None:
+    """A derivative rule must return the shape of what it differentiates (a bug otherwise);
+    checked even under ``python -O``, since a wrong shape would only fail much later."""
+    if result.shape != like.shape:
+        raise RuntimeError(
+            f"internal error: the {rule} rule of {node.op} returned shape {result.shape} for a "
+            f"value of shape {like.shape}"
+        )
+
+
 def _zeros_like(node: Node) -> Node:
     return dsl.zeros(node.shape, node.dtype if is_differentiable(node) else "float64")
 
@@ -90,7 +100,7 @@ def reverse_sweep(outputs: Sequence[Node], cts: Sequence[Node], wrt: Sequence[No
             arg_cts = rule(node, node_ct)
         for arg, arg_ct, need in zip(node.args, arg_cts, needed):
             if need and arg_ct is not None:
-                assert arg_ct.shape == arg.shape, (node.op, arg_ct.shape, arg.shape)
+                _check_rule(node, "vjp", arg_ct, arg)
                 accumulate(arg, arg_ct)
         if id(node) not in wrt_ids:
             del ct[id(node)]  # no longer needed: keeps the map small on long chains
@@ -149,7 +159,7 @@ def forward_sweep(outputs: Sequence[Node], wrt: Sequence[Node], tangents: Sequen
         with origin("tangent"):
             result = rule(node, arg_tangents) if rule is not None else None
         if result is not None:
-            assert result.shape == node.shape, (node.op, result.shape, node.shape)
+            _check_rule(node, "jvp", result, node)
             tangent[id(node)] = result
     return [tangent.get(id(o)) for o in outputs]
 
