@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import dtypes
+from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
 from graphc.node import Node
 from graphc.ops.base import (
     OpDef,
@@ -31,13 +31,6 @@ from graphc.ops.base import (
     unbroadcast,
 )
 from graphc.shapes import broadcast
-
-
-def _dsl():
-    from graphc import dsl
-
-    return dsl
-
 
 # -- shape and dtype rules --------------------------------------------------------------------
 
@@ -279,14 +272,14 @@ UNARY = [
     _unary("expm1", np.expm1, lambda n, s: s * (n + 1.0), _lower_call("expm1")),
     # sqrt'(0) = +inf: the one-sided derivative, documented.
     _unary("sqrt", np.sqrt, lambda n, s: s / (n * 2.0), _lower_call("sqrt")),
-    _unary("sin", np.sin, lambda n, s: s * _dsl().cos(_x(n)), _lower_call("sin")),
-    _unary("cos", np.cos, lambda n, s: -(s * _dsl().sin(_x(n))), _lower_call("cos")),
+    _unary("sin", np.sin, lambda n, s: s * dsl.cos(_x(n)), _lower_call("sin")),
+    _unary("cos", np.cos, lambda n, s: -(s * dsl.sin(_x(n))), _lower_call("cos")),
     _unary("tan", np.tan, lambda n, s: s * (n * n + 1.0), _lower_call("tan")),
     _unary("tanh", np.tanh, lambda n, s: s * (1.0 - n * n), _lower_call("tanh")),
     _unary("sigmoid", _sigmoid, lambda n, s: s * (n * (1.0 - n)), _lower_sigmoid),
-    _unary("softplus", _softplus, lambda n, s: s * _dsl().sigmoid(_x(n)), _lower_softplus),
+    _unary("softplus", _softplus, lambda n, s: s * dsl.sigmoid(_x(n)), _lower_softplus),
     # abs'(0) = sign(0) = 0: the subgradient of least norm.
-    _unary("abs", np.abs, lambda n, s: s * _dsl().sign(_x(n)), _lower_abs, float_result=False),
+    _unary("abs", np.abs, lambda n, s: s * dsl.sign(_x(n)), _lower_abs, float_result=False),
     _unary("sign", np.sign, None, _lower_sign, float_result=False, bool_ok=False),
 ]
 
@@ -295,14 +288,14 @@ def _cast_vjp(node, ct):
     (x,) = node.args
     if not (is_differentiable(x) and is_differentiable(node)):
         return (None,)
-    return (_dsl().astype(ct, x.dtype),)
+    return (dsl.astype(ct, x.dtype),)
 
 
 def _cast_jvp(node, tangents):
     (t,) = tangents
     if t is None or not is_differentiable(node):
         return None
-    return _dsl().astype(t, node.dtype)
+    return dsl.astype(t, node.dtype)
 
 
 def _eval_cast(node, x):
@@ -408,7 +401,6 @@ def _div_jvp(node, tangents):
 
 
 def _pow_partials(node):
-    dsl = _dsl()
     a, b = node.args
     d_a = b * dsl.power(a, b - 1.0)
     # d(a^b)/db = a^b log a; at a = 0 (where a^b is 0 or 1) we take 0 rather than 0 * -inf.
@@ -436,7 +428,6 @@ def _pow_jvp(node, tangents):
 
 def _extremum_weight(node, pred):
     """1 where the first argument wins, 0.5 at ties, 0 where the second wins."""
-    dsl = _dsl()
     a, b = node.args
     first_wins = a > b if pred == "gt" else a < b
     return dsl.where(first_wins, 1.0, dsl.where(a == b, 0.5, 0.0)).astype(node.dtype)
@@ -465,7 +456,6 @@ def _extremum_rules(pred):
 
 
 def _where_vjp(node, ct):
-    dsl = _dsl()
     cond, a, b = node.args
     return (
         None,
@@ -475,7 +465,6 @@ def _where_vjp(node, ct):
 
 
 def _where_jvp(node, tangents):
-    dsl = _dsl()
     cond = node.args[0]
     _, ta, tb = tangents
     if ta is None and tb is None:

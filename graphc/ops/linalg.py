@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import dtypes
+from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
 from graphc.ops.base import OpDef, add_tangents, is_differentiable, register
 from graphc.shapes import fmt
-
-
-def _dsl():
-    from graphc import dsl
-
-    return dsl
 
 
 def _infer_matmul(args, attrs):
@@ -51,11 +45,10 @@ def _eval_matmul(node, a, b):
 
 
 def _cast(ct, like):
-    return ct if ct.dtype == like.dtype else _dsl().astype(ct, like.dtype)
+    return ct if ct.dtype == like.dtype else dsl.astype(ct, like.dtype)
 
 
 def _outer(u, v):
-    dsl = _dsl()
     return dsl.reshape(u, (u.shape[0], 1)) * dsl.reshape(v, (1, v.shape[0]))
 
 
@@ -79,7 +72,6 @@ def _matmul_vjp(node, ct):
     if scaled is not None and node.ndim > 0 and all(x.dtype == node.dtype for x in node.args):
         s, v = scaled
         return tuple(None if c is None else c * s for c in _matmul_vjp(node, v))
-    dsl = _dsl()
     a, b = node.args
     if a.ndim == 2 and b.ndim == 2:
         ct_a, ct_b = lambda: ct @ dsl.transpose(b), lambda: dsl.transpose(a) @ ct
@@ -97,7 +89,6 @@ def _matmul_vjp(node, ct):
 
 def _matmul_jvp(node, tangents):
     (a, b), (ta, tb) = node.args, tangents
-    dsl = _dsl()
     return add_tangents(
         dsl.astype(ta @ b, node.dtype) if ta is not None else None,
         dsl.astype(a @ tb, node.dtype) if tb is not None else None,

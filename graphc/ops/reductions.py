@@ -15,15 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import dtypes
+from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
 from graphc.ops.base import OpDef, is_differentiable, register
 from graphc.shapes import reduced_shape
-
-
-def _dsl():
-    from graphc import dsl
-
-    return dsl
 
 
 def _infer(op: str, needs_elements: bool, float_only: bool = False):
@@ -62,7 +56,6 @@ def _logsumexp(x, axis, keepdims):
 
 def _kept(node, value):
     """``value`` (shaped like ``node``) reshaped to keep the reduced axes as size 1."""
-    dsl = _dsl()
     x = node.args[0]
     shape = reduced_shape(x.shape, node.attrs["axes"], True)
     return value if value.shape == shape else dsl.reshape(value, shape)
@@ -70,7 +63,7 @@ def _kept(node, value):
 
 def _spread(node, value):
     """``value`` broadcast back over the reduced axes, to the argument's shape."""
-    return _dsl().broadcast_to(_kept(node, value), node.args[0].shape)
+    return dsl.broadcast_to(_kept(node, value), node.args[0].shape)
 
 
 def _sum_vjp(node, ct):
@@ -82,7 +75,7 @@ def _sum_jvp(node, tangents):
     (t,) = tangents
     if t is None or not is_differentiable(node):
         return None
-    return _dsl().sum(t, node.attrs["axes"], node.attrs["keepdims"])
+    return dsl.sum(t, node.attrs["axes"], node.attrs["keepdims"])
 
 
 def _weighted_rules(weight):
@@ -95,20 +88,18 @@ def _weighted_rules(weight):
         (t,) = tangents
         if t is None or not is_differentiable(node):
             return None
-        return _dsl().sum(t * weight(node), node.attrs["axes"], node.attrs["keepdims"])
+        return dsl.sum(t * weight(node), node.attrs["axes"], node.attrs["keepdims"])
 
     return vjp, jvp
 
 
 def _extremum_weight(node):
-    dsl = _dsl()
     x = node.args[0]
     mask = (x == _kept(node, node)).astype(node.dtype)
     return mask / dsl.sum(mask, node.attrs["axes"], keepdims=True)
 
 
 def _prod_weight(node):
-    dsl = _dsl()
     x = node.args[0]
     axes = node.attrs["axes"]
     is_zero = x == 0.0
@@ -124,7 +115,7 @@ def _prod_weight(node):
 
 
 def _logsumexp_weight(node):
-    return _dsl().exp(node.args[0] - _kept(node, node))
+    return dsl.exp(node.args[0] - _kept(node, node))
 
 
 _MAX_VJP, _MAX_JVP = _weighted_rules(_extremum_weight)

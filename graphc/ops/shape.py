@@ -11,16 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import dtypes
+from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
 from graphc.ops.base import OpDef, register
 from graphc.shapes import fmt, size
-
-
-def _dsl():
-    from graphc import dsl
-
-    return dsl
-
 
 # -- reshape ----------------------------------------------------------------------------------
 
@@ -37,12 +30,12 @@ def _infer_reshape(args, attrs):
 
 
 def _reshape_vjp(node, ct):
-    return (_dsl().reshape(ct, node.args[0].shape),)
+    return (dsl.reshape(ct, node.args[0].shape),)
 
 
 def _reshape_jvp(node, tangents):
     (t,) = tangents
-    return None if t is None else _dsl().reshape(t, node.shape)
+    return None if t is None else dsl.reshape(t, node.shape)
 
 
 # -- transpose --------------------------------------------------------------------------------
@@ -62,12 +55,12 @@ def _infer_transpose(args, attrs):
 def _transpose_vjp(node, ct):
     perm = node.attrs["perm"]
     inverse = tuple(int(i) for i in np.argsort(perm))
-    return (_dsl().transpose(ct, inverse),)
+    return (dsl.transpose(ct, inverse),)
 
 
 def _transpose_jvp(node, tangents):
     (t,) = tangents
-    return None if t is None else _dsl().transpose(t, node.attrs["perm"])
+    return None if t is None else dsl.transpose(t, node.attrs["perm"])
 
 
 # -- broadcast_to -----------------------------------------------------------------------------
@@ -94,7 +87,7 @@ def _broadcast_to_vjp(node, ct):
 
 def _broadcast_to_jvp(node, tangents):
     (t,) = tangents
-    return None if t is None else _dsl().broadcast_to(t, node.shape)
+    return None if t is None else dsl.broadcast_to(t, node.shape)
 
 
 # -- slice / unslice --------------------------------------------------------------------------
@@ -130,12 +123,12 @@ def _eval_slice(node, x):
 
 
 def _slice_vjp(node, ct):
-    return (_dsl().unslice(ct, node.attrs["spec"], node.args[0].shape),)
+    return (dsl.unslice(ct, node.attrs["spec"], node.args[0].shape),)
 
 
 def _slice_jvp(node, tangents):
     (t,) = tangents
-    return None if t is None else _dsl().slice(t, node.attrs["spec"])
+    return None if t is None else dsl.slice(t, node.attrs["spec"])
 
 
 def _infer_unslice(args, attrs):
@@ -154,12 +147,12 @@ def _eval_unslice(node, x):
 
 
 def _unslice_vjp(node, ct):
-    return (_dsl().slice(ct, node.attrs["spec"]),)
+    return (dsl.slice(ct, node.attrs["spec"]),)
 
 
 def _unslice_jvp(node, tangents):
     (t,) = tangents
-    return None if t is None else _dsl().unslice(t, node.attrs["spec"], node.shape)
+    return None if t is None else dsl.unslice(t, node.attrs["spec"], node.shape)
 
 
 # -- concatenate ------------------------------------------------------------------------------
@@ -191,7 +184,6 @@ def _eval_concatenate(node, *xs):
 def _concatenate_vjp(node, ct):
     from graphc.ops.base import is_differentiable
 
-    dsl = _dsl()
     axis = node.attrs["axis"]
     result, offset = [], 0
     for arg in node.args:
@@ -207,7 +199,6 @@ def _concatenate_vjp(node, ct):
 
 
 def _concatenate_jvp(node, tangents):
-    dsl = _dsl()
     if all(t is None for t in tangents):
         return None
     parts = [
