@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
-from graphc.ops.base import OpDef, register
+from graphc.ops.base import OpDef, is_differentiable, register, unbroadcast
 from graphc.shapes import fmt, size
 
 # -- reshape ----------------------------------------------------------------------------------
@@ -80,8 +80,6 @@ def _infer_broadcast_to(args, attrs):
 
 
 def _broadcast_to_vjp(node, ct):
-    from graphc.ops.base import unbroadcast
-
     return (unbroadcast(ct, node.args[0]),)
 
 
@@ -182,8 +180,6 @@ def _eval_concatenate(node, *xs):
 
 
 def _concatenate_vjp(node, ct):
-    from graphc.ops.base import is_differentiable
-
     axis = node.attrs["axis"]
     result, offset = [], 0
     for arg in node.args:

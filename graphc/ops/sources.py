@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from graphc.dtypes import canonical
 from graphc.ops.base import OpDef, register
 
 
@@ -11,8 +12,6 @@ def _infer_input(args, attrs):
 
 def _infer_const(args, attrs):
     array = attrs["value"].array
-    from graphc.dtypes import canonical
-
     return tuple(array.shape), canonical(array.dtype)
 
 
