@@ -80,17 +80,19 @@ def compile(
         if found is not None:
             header, blobs = found
             try:
-                return _load(graph, header, blobs, options, seconds, start, "hit")
+                artifacts = _from_blobs(header, blobs)
+                return _load(graph, header, artifacts, options, seconds, start, "hit")
             except (KeyError, ValueError, RuntimeError):
                 pass  # an entry we cannot use: compile afresh and overwrite it
 
     with paused_gc():
-        header, blobs = _build(graph, options, seconds)
+        header, artifacts = _build(graph, options, seconds)
     if store is not None and key is not None:
         began = time.perf_counter()
-        store.store(key, header, blobs)
+        store.store(key, header, _to_blobs(artifacts))
         seconds["cache_store"] = time.perf_counter() - began
-    return _load(graph, header, blobs, options, seconds, start, "off" if store is None else "miss")
+    state = "off" if store is None else "miss"
+    return _load(graph, header, artifacts, options, seconds, start, state)
 
 
 def _cache_for(cache: bool | str | None):
@@ -100,8 +102,9 @@ def _cache_for(cache: bool | str | None):
     return None if directory is None else disk_cache.DiskCache(directory)  # type: ignore[arg-type]
 
 
-def _build(graph: Graph, options: dict, seconds: dict) -> tuple[dict, dict[str, bytes]]:
-    """Optimize, plan, emit IR and compile it: the cache entry for ``graph``."""
+def _build(graph: Graph, options: dict, seconds: dict) -> tuple[dict, dict]:
+    """Optimize, plan, emit IR and compile it: the header of a cache entry and the artifacts
+    (object code, IR texts, constant arrays) a CompiledFunction is made of."""
     import passes
     from graphc.jit.codegen import emit_module
     from graphc.jit.plan import make_plan, prepare
@@ -124,11 +127,11 @@ def _build(graph: Graph, options: dict, seconds: dict) -> tuple[dict, dict[str, 
         ir_text, options["opt_level"]
     )
     seconds.update(llvm_seconds)
-    constants = [disk_cache.array_to_blob(c) for c in plan.constants]
+    described = [disk_cache.describe(c) for c in plan.constants]
     header = {
         "workspace_bytes": plan.workspace_bytes,
         "symbols": sorted(symbols | engine.symbols_of_intrinsics(optimized_ir)),
-        "constants": [meta for meta, _ in constants],
+        "constants": described,
         "stats": {
             "nodes": len(graph.nodes),
             "nodes_optimized": len(optimized.nodes),
@@ -136,25 +139,55 @@ def _build(graph: Graph, options: dict, seconds: dict) -> tuple[dict, dict[str, 
             **lowering,
         },
     }
-    blobs = {"object": object_code, "ir": ir_text.encode(), "optimized_ir": optimized_ir.encode()}
-    blobs.update({f"const{k}": blob for k, (_, blob) in enumerate(constants)})
-    return header, blobs
+    constants = [
+        disk_cache.share(meta, lambda array=array: array)
+        for meta, array in zip(described, plan.constants)
+    ]
+    artifacts = {
+        "object": object_code,
+        "ir": ir_text,
+        "optimized_ir": optimized_ir,
+        "constants": constants,
+    }
+    return header, artifacts
 
 
-def _load(graph, header, blobs, options, seconds, start, cache_state) -> CompiledFunction:
-    began = time.perf_counter()
-    code = engine.LoadedCode(blobs["object"], set(header["symbols"]))
-    constants: list[np.ndarray] = [
-        disk_cache.blob_to_array(meta, blobs[f"const{k}"])
+def _to_blobs(artifacts: dict) -> dict[str, bytes]:
+    blobs = {
+        "object": artifacts["object"],
+        "ir": artifacts["ir"].encode(),
+        "optimized_ir": artifacts["optimized_ir"].encode(),
+    }
+    blobs.update({f"const{k}": c.tobytes() for k, c in enumerate(artifacts["constants"])})
+    return blobs
+
+
+def _from_blobs(header: dict, blobs: dict[str, bytes]) -> dict:
+    constants = [
+        disk_cache.share(
+            meta, lambda k=k, meta=meta: disk_cache.blob_to_array(meta, blobs[f"const{k}"])
+        )
         for k, meta in enumerate(header["constants"])
     ]
-    artifacts = {"ir": blobs["ir"].decode(), "optimized_ir": blobs["optimized_ir"].decode()}
+    return {
+        "object": blobs["object"],
+        "ir": blobs["ir"].decode(),
+        "optimized_ir": blobs["optimized_ir"].decode(),
+        "constants": constants,
+    }
+
+
+def _load(graph, header, artifacts, options, seconds, start, cache_state) -> CompiledFunction:
+    began = time.perf_counter()
+    code = engine.LoadedCode(artifacts["object"], set(header["symbols"]))
+    constants: list[np.ndarray] = artifacts["constants"]
+    texts = {"ir": artifacts["ir"], "optimized_ir": artifacts["optimized_ir"]}
     stats = dict(header["stats"])
     stats["workspace_bytes"] = header["workspace_bytes"]
     stats["cache"] = cache_state
     stats["options"] = options
     stats["vector_math"] = options["vector_math"]
-    function = CompiledFunction(graph, code, constants, header["workspace_bytes"], artifacts, stats)
+    function = CompiledFunction(graph, code, constants, header["workspace_bytes"], texts, stats)
     seconds["load"] = time.perf_counter() - began
     seconds["total"] = time.perf_counter() - start
     stats["seconds"] = seconds

@@ -23,6 +23,7 @@ import os
 import struct
 import tempfile
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +84,11 @@ def decode(data: bytes) -> tuple[dict, dict[str, bytes]]:
     return header, blobs
 
 
-def array_to_blob(array: np.ndarray) -> tuple[dict, bytes]:
+def describe(array: np.ndarray) -> dict:
+    """A constant's entry in the header: dtype, shape and a digest of its contents."""
     array = np.ascontiguousarray(array)
-    data = array.tobytes()
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    return {"dtype": array.dtype.str, "shape": list(array.shape), "digest": digest}, data
+    digest = hashlib.blake2b(memoryview(array).cast("B"), digest_size=16).hexdigest()
+    return {"dtype": array.dtype.str, "shape": list(array.shape), "digest": digest}
 
 
 # Constant arrays in use by compiled functions, by content: compiling f and f with its gradient
@@ -95,16 +96,19 @@ def array_to_blob(array: np.ndarray) -> tuple[dict, bytes]:
 _LIVE_CONSTANTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
+def share(meta: dict, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """The live array with ``meta``'s contents, or ``make()`` (made read-only) registered as it."""
+    key = (meta["dtype"], tuple(meta["shape"]), meta["digest"])
+    found = _LIVE_CONSTANTS.get(key)
+    if found is None:
+        found = np.ascontiguousarray(make())
+        found.setflags(write=False)
+        _LIVE_CONSTANTS[key] = found
+    return found
+
+
 def blob_to_array(meta: dict, blob: bytes) -> np.ndarray:
-    key = (meta["dtype"], tuple(meta["shape"]), meta.get("digest"))
-    found = _LIVE_CONSTANTS.get(key) if key[2] else None
-    if found is not None:
-        return found
-    array = np.frombuffer(blob, dtype=np.dtype(meta["dtype"])).reshape(meta["shape"]).copy()
-    array.setflags(write=False)
-    if key[2]:
-        _LIVE_CONSTANTS[key] = array
-    return array
+    return np.frombuffer(blob, dtype=np.dtype(meta["dtype"])).reshape(meta["shape"]).copy()
 
 
 class DiskCache:

@@ -18,6 +18,7 @@ MCJIT is slated for deprecation upstream; only this module would change to move 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -95,6 +96,7 @@ def _enable_vector_math() -> bool:
     return True
 
 
+@functools.cache
 def host_description() -> str:
     """What compiled code depends on besides the graph: part of every cache key."""
     initialize()
