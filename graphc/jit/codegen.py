@@ -178,30 +178,22 @@ class PartEmitter:
         return value_of(stop)
 
     def emit_map(self, kernel: Kernel) -> None:
+        """One loop nest over the root's shape: the fused chain per element, stored once."""
         node = kernel.root
         if node.size == 0:
             return
         target = self.plan.layouts[node]
-        self._map(
-            kernel,
-            node.shape,
-            target,
-            lambda leaves, offsets: self._evaluate(kernel, node, leaves, offsets),
-        )
-
-    def _map(self, kernel: Kernel, shape, target: Layout, body) -> None:
-        """Loop over ``shape``, storing ``body(leaves, offsets)`` into ``target``."""
-        leaves = self._leaves(kernel, shape)
+        leaves = self._leaves(kernel, node.shape)
         accesses = [(None, target.strides)] + [
             (leaf, strides) for leaf, strides in leaves.items() if strides is not None
         ]
-        dims, merged = collapse(shape, [s for _, s in accesses])
+        dims, merged = collapse(node.shape, [s for _, s in accesses])
         indices, states = self.open_loops(dims)
         offsets: dict[Node | None, str | int] = {}
         for (key, _), strides in zip(accesses, merged):
             layout = target if key is None else self.plan.layouts[key]
             offsets[key] = self.offset(layout.offset, strides, indices)
-        value = body(leaves, offsets)
+        value = self._evaluate(kernel, node, leaves, offsets)
         self.fb.store(
             self.fb.cast(value, target.dtype), self.element_pointer(target, offsets[None])
         )

@@ -136,6 +136,7 @@ class Planner:
         self.constants: list[np.ndarray] = []
         self.kernels: list[Kernel] = []
         self.root_base: dict[int, tuple[str, int]] = {}
+        self.producer: dict[Node, int] = {}  # a value -> the kernel computing it
 
     # -- step 1: which elementwise nodes fuse into which kernel ------------------------------
     def assign_owners(self) -> None:
@@ -203,6 +204,7 @@ class Planner:
     def _add_kernel(self, kernel: Kernel) -> None:
         self.kernels.append(kernel)
         node = kernel.root
+        self.producer[node] = len(self.kernels) - 1
         if node.shape == () and kernel.kind in ("scalar", "reduce", "matmul"):
             self._scalar(node, node)
         else:
@@ -251,12 +253,11 @@ class Planner:
 
     # -- step 3: outputs written in place, copies where they cannot be -------------------------
     def bind_outputs(self) -> None:
-        producer = {k.root: i for i, k in enumerate(self.kernels) if k.target is None}
         bound: set[Node] = set()
         for k, node in enumerate(self.graph.outputs):
             slot = ("io", self.n_in + k)
             target = Layout(slot, 0, contiguous_strides(node.shape), node.dtype)
-            index = producer.get(node)
+            index = self.producer.get(node)
             if index is not None and node not in bound:
                 bound.add(node)
                 if self.layouts[node] == SCALAR:
@@ -281,7 +282,6 @@ class Planner:
         """Give intermediate arrays, and scalars read in another part, a workspace slot."""
         last_read: dict[int, int] = {}  # kernel index -> index of the last kernel reading it
         crosses: set[Node] = set()
-        producer = {k.root: i for i, k in enumerate(self.kernels) if k.target is None}
         for i, kernel in enumerate(self.kernels):
             for read in kernel_reads(kernel):
                 layout = self.layouts[read]
@@ -289,7 +289,7 @@ class Planner:
                     last_read[layout.base[1]] = i
                 elif layout == SCALAR:
                     holder = self.scalar_of[read]
-                    j = producer.get(holder)
+                    j = self.producer.get(holder)
                     if j is not None:
                         last_read[j] = i
                         if self.kernels[j].part != kernel.part:
