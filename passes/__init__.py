@@ -89,7 +89,6 @@ def run(
     """Run ``pipeline`` to a fixpoint; ``on_pass(name, graph)`` sees the graph after each pass."""
     passes = [(name, make_pass(name, unsafe_math)) for name in pipeline]
     stats: list[PassStat] = []
-    rounds = 0
     with paused_gc():
         graph, rounds = _run_rounds(graph, passes, stats, on_pass, verify, max_rounds)
     return PipelineResult(graph, tuple(stats), rounds)
