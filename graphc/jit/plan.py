@@ -214,9 +214,7 @@ class Planner:
             )
 
     def _constant(self, node: Node) -> None:
-        from passes.rewrite import splat
-
-        if node.shape == () or splat(node) is not None:
+        if node.shape == () or node.attrs["value"].splat is not None:
             self._scalar(node, node)  # every element equal: a literal, no memory
             return
         self.constants.append(np.ascontiguousarray(node.value))
