@@ -17,6 +17,7 @@ from graphc.node import Node
 from graphc.shapes import fmt
 
 _MISSING = object()
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def bind(names: tuple[str, ...], args: tuple, kwargs: dict) -> list:
@@ -50,26 +51,80 @@ def check(node: Node, value: object, strict: bool = False) -> np.ndarray:
     ``strict`` (compiled functions): tensor inputs must already be C-contiguous numpy arrays of
     exactly the input's dtype, since converting them would hide a copy on every call.
     """
-    name, dtype, shape = node.name, np.dtype(node.dtype), node.shape
-    wanted = f"input {name!r} expects {dtype} of shape {fmt(shape)}"
-    python_number = isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray)
-    if strict and shape and not isinstance(value, np.ndarray):
-        raise TypeError(f"{wanted}, got {_describe(value)}; pass a numpy array")
+    array = _as_numbers(node, value, strict)
+    if array.shape != node.shape:
+        raise ValueError(f"{_wanted(node)}, got shape {fmt(array.shape)}")
+    array = _converted(node, value, array, strict, scalar_rows=False)
+    if strict and node.shape and not array.flags.c_contiguous:
+        raise ValueError(
+            f"{_wanted(node)}: got a non-contiguous array (a strided view); pass "
+            "np.ascontiguousarray(x)"
+        )
+    return array
+
+
+def check_batch(node: Node, value: object) -> tuple[np.ndarray, bool]:
+    """An argument of ``fn.batch``: the array, and whether it has a leading batch axis.
+
+    The rule is the compiled call's (:func:`check` with ``strict``), row by row: a batch is
+    accepted exactly when calling the function on each row would be. A tensor input takes a
+    numpy array of its dtype, of shape ``(N, *shape)`` or ``shape`` (one value for every row);
+    a scalar input also takes a number, and rows of any dtype that converts like a number does.
+    Strided arrays are fine (the batch loop takes a stride per argument).
+    """
+    if not isinstance(value, np.ndarray) and (node.shape or not _is_number(value)):
+        raise TypeError(
+            f"batch: {_wanted(node)} per row, got {_describe(value)}; pass a numpy array of "
+            f"shape (N, {', '.join(map(str, node.shape))}) or {fmt(node.shape)}"
+        )
+    array = _as_numbers(node, value, strict=False)
+    batched = array.ndim == node.ndim + 1 and array.shape[1:] == node.shape
+    if not batched and array.shape != node.shape:
+        raise ValueError(
+            f"batch: input {node.name!r} of shape {fmt(node.shape)} expects an array of shape "
+            f"(N, {', '.join(map(str, node.shape))}) or {fmt(node.shape)}, got "
+            f"{fmt(array.shape)}"
+        )
+    return _converted(node, value, array, strict=True, scalar_rows=True), batched
+
+
+def _wanted(node: Node) -> str:
+    return f"input {node.name!r} expects {np.dtype(node.dtype)} of shape {fmt(node.shape)}"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (bool, int, float, np.generic))
+
+
+def _as_numbers(node: Node, value: object, strict: bool) -> np.ndarray:
+    if strict and node.shape and not isinstance(value, np.ndarray):
+        raise TypeError(f"{_wanted(node)}, got {_describe(value)}; pass a numpy array")
+    if isinstance(value, int) and not isinstance(value, bool) and node.dtype == "int64":
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise OverflowError(f"{_wanted(node)}, got {value}, which does not fit in int64")
     try:
         array = np.asarray(value)
     except Exception:  # ragged lists and the like
-        raise TypeError(f"{wanted}, got {_describe(value)}") from None
+        raise TypeError(f"{_wanted(node)}, got {_describe(value)}") from None
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{wanted}, got {_describe(value)} (not numbers)")
-    if array.shape != shape:
-        raise ValueError(f"{wanted}, got shape {fmt(array.shape)}")
-    rule = "same_kind" if python_number or not shape else "safe"
-    if strict and shape and array.dtype != dtype:
-        raise TypeError(f"{wanted}, got dtype {array.dtype}; convert with .astype(np.{dtype})")
-    if not np.can_cast(array.dtype, dtype, rule):
-        raise TypeError(f"{wanted}, got dtype {array.dtype}, which does not convert safely")
-    if strict and shape and not array.flags.c_contiguous:
-        raise ValueError(
-            f"{wanted}: got a non-contiguous array (a strided view); pass np.ascontiguousarray(x)"
+        raise TypeError(f"{_wanted(node)}, got {_describe(value)} (not numbers)")
+    return array
+
+
+def _converted(
+    node: Node, value: object, array: np.ndarray, strict: bool, scalar_rows: bool
+) -> np.ndarray:
+    """``array`` in the input's dtype, if the dtype rule allows: Python numbers and scalar
+    inputs convert within their kind (numpy's "same_kind"), other arrays only without loss
+    ("safe"), and, for ``strict``, tensor inputs not at all."""
+    dtype = np.dtype(node.dtype)
+    python_number = isinstance(value, (bool, int, float))
+    scalar = not node.shape and (scalar_rows or array.ndim == 0)
+    if strict and node.shape and array.dtype != dtype:
+        raise TypeError(
+            f"{_wanted(node)}, got dtype {array.dtype}; convert with .astype(np.{dtype})"
         )
+    rule = "same_kind" if python_number or scalar else "safe"
+    if not np.can_cast(array.dtype, dtype, rule):
+        raise TypeError(f"{_wanted(node)}, got dtype {array.dtype}, which does not convert safely")
     return array.astype(dtype, copy=False)

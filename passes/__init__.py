@@ -19,6 +19,7 @@ from graphc.gcpause import paused_gc
 from graphc.graph import Graph
 from passes.cse import cse
 from passes.dce import dce
+from passes.expand import expand
 from passes.fold_constants import fold_constants
 from passes.rewrite import rewrite
 from passes.simplify import make_rules
@@ -26,8 +27,29 @@ from passes.stabilize import stabilize
 
 Pass = Callable[[Graph], Graph]
 
+
+def _simplify(unsafe_math: bool) -> Pass:
+    rules = make_rules(unsafe_math)
+    return lambda graph: rewrite(graph, rules)
+
+
+# The one table of passes: name -> the pass, given the ``unsafe_math`` option (only simplify
+# uses it). Every pipeline is a tuple of names from this table.
+PASSES: dict[str, Callable[[bool], Pass]] = {
+    "simplify": _simplify,
+    "fold_constants": lambda unsafe_math: fold_constants,
+    "stabilize": lambda unsafe_math: stabilize,
+    "cse": lambda unsafe_math: cse,
+    "dce": lambda unsafe_math: dce,
+    "expand": lambda unsafe_math: expand,
+}
+PASS_NAMES: tuple[str, ...] = tuple(PASSES)
+
+# What gc.optimize and gc.compile run, to a fixpoint.
 DEFAULT_PIPELINE: tuple[str, ...] = ("simplify", "fold_constants", "stabilize", "cse", "dce")
-PASS_NAMES: tuple[str, ...] = ("simplify", "fold_constants", "stabilize", "cse", "dce")
+# What gc.compile runs after the optimizer, once: the ops the backend has no lowering for are
+# expanded into ones it has (each op's record says how), then the replaced nodes are erased.
+LOWERING_PIPELINE: tuple[str, ...] = ("expand", "dce")
 
 # Each round can only shrink or keep the graph (up to a constant per rewrite); real graphs reach
 # the fixpoint in 2-4 rounds. The bound only guards against a rule pair undoing each other.
@@ -36,18 +58,10 @@ MAX_ROUNDS = 30
 
 def make_pass(name: str, unsafe_math: bool = False) -> Pass:
     """The pass called ``name``, with its options bound."""
-    if name == "simplify":
-        rules = make_rules(unsafe_math)
-        return lambda graph: rewrite(graph, rules)
-    table: dict[str, Pass] = {
-        "fold_constants": fold_constants,
-        "stabilize": stabilize,
-        "cse": cse,
-        "dce": dce,
-    }
-    if name not in table:
+    factory = PASSES.get(name)
+    if factory is None:
         raise ValueError(f"unknown pass {name!r}; the passes are {', '.join(PASS_NAMES)}")
-    return table[name]
+    return factory(unsafe_math)
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,8 @@ def _run_rounds(graph, passes, stats, on_pass, verify, max_rounds):
 
 __all__ = [
     "DEFAULT_PIPELINE",
+    "LOWERING_PIPELINE",
+    "PASSES",
     "PASS_NAMES",
     "PassStat",
     "PipelineResult",
@@ -124,6 +140,7 @@ __all__ = [
     "run",
     "cse",
     "dce",
+    "expand",
     "fold_constants",
     "stabilize",
 ]

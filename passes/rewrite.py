@@ -16,7 +16,7 @@ from operator import is_not
 
 import numpy as np
 
-from graphc.graph import Graph
+from graphc.graph import Graph, topological_order
 from graphc.node import Node, origin_stack
 from graphc.ops.base import rebuild
 
@@ -75,21 +75,7 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
 
 def _place(root: Node, emitted: list[Node], placed: set[Node]) -> None:
     """Append ``root`` and any of its not yet placed dependencies, arguments first."""
-    if root in placed:
-        return
-    stack: list[tuple[Node, int]] = [(root, 0)]
-    placed.add(root)
-    while stack:
-        node, i = stack[-1]
-        if i < len(node.args):
-            stack[-1] = (node, i + 1)
-            arg = node.args[i]
-            if arg not in placed:
-                placed.add(arg)
-                stack.append((arg, 0))
-        else:
-            stack.pop()
-            emitted.append(node)
+    emitted.extend(topological_order([root], done=placed))
 
 
 # -- looking at constants ---------------------------------------------------------------------

@@ -249,8 +249,9 @@ def render(result: dict[str, Any]) -> dict[str, str]:
         "| graph | nodes (graphc) | graphc | graphc cache hit (2nd process) | jax.jit "
         "| PyTensor | CasADi C JIT |\n|---|---|---|---|---|---|---|\n"
     )
-    stages = "| graph | optimize | lower | llvm_parse | llvm_optimize | codegen | load | total |\n"
-    stages += "|---|---|---|---|---|---|---|---|\n"
+    keys = ("optimize", "expand", "plan", "emit", "llvm_parse", "llvm_optimize", "codegen", "load")
+    stages = "| graph | " + " | ".join(keys) + " | total |\n"
+    stages += "|---|" + "---|" * (len(keys) + 1) + "\n"
     for row in result["rows"]:
         tools = row["tools"]
         g = tools.get("graphc", {})
@@ -261,8 +262,7 @@ def render(result: dict[str, Any]) -> dict[str, str]:
             f"| {_cell(tools.get('pytensor'), limit)} | {_cell(tools.get('casadi'), limit)} |\n"
         )
         s = g.get("stages", {})
-        keys = ("optimize", "lower", "llvm_parse", "llvm_optimize", "codegen", "load", "total")
-        stages += f"| {name} | " + " | ".join(fmt_time(s.get(k)) for k in keys) + " |\n"
+        stages += f"| {name} | " + " | ".join(fmt_time(s.get(k)) for k in (*keys, "total")) + " |\n"
     return {"compile-table": table, "compile-stages": stages}
 
 

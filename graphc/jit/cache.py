@@ -5,11 +5,18 @@ Key: the graph's structural hash, the compile options, the host (CPU name and fe
 and llvmlite versions) and a digest of graphc's own source (a changed compiler never loads a
 stale entry).
 
-Entry format (no pickle, nothing executable is read): ``MAGIC``, the SHA-256 of the rest, then a
-length-prefixed JSON header followed by the binary blobs it describes (object code, IR text,
-constant arrays). Writes go to a temporary file in the same directory and are renamed into
-place, so readers never see half an entry; an entry that fails its checksum or does not parse
-is deleted and rebuilt.
+Entry format (no pickle): ``MAGIC``, the SHA-256 of the rest, then a length-prefixed JSON header
+followed by the binary blobs it describes (object code, IR text, constant arrays). The header
+records the entry's own key and the graph's structural hash, checked on load, so an entry copied
+or renamed under another key is never run for the wrong graph. Writes go to a temporary file in
+the same directory and are renamed into place, so readers never see half an entry; an entry that
+fails its checksum, does not parse or carries another key is deleted and rebuilt.
+
+Trust: an entry holds native code that graphc loads and runs in the calling process. The
+checksum guards against corruption (a truncated write, a flipped bit), not against tampering:
+anyone who can write to the cache directory can make your process run their code. The
+directory is created readable by its owner only; point ``GRAPHC_CACHE_DIR`` only at directories
+no one else can write to.
 
 Location: ``$GRAPHC_CACHE_DIR``, else ``$XDG_CACHE_HOME/graphc``, else ``~/.cache/graphc``.
 ``GRAPHC_CACHE=0`` (or ``compile(..., cache=False)``) turns it off.
@@ -22,11 +29,7 @@ import json
 import os
 import struct
 import tempfile
-import weakref
-from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 MAGIC = b"GRAPHC\x00\x01"
 _SOURCE_DIGEST: list[str] = []
@@ -84,33 +87,6 @@ def decode(data: bytes) -> tuple[dict, dict[str, bytes]]:
     return header, blobs
 
 
-def describe(array: np.ndarray) -> dict:
-    """A constant's entry in the header: dtype, shape and a digest of its contents."""
-    array = np.ascontiguousarray(array)
-    digest = hashlib.blake2b(memoryview(array).cast("B"), digest_size=16).hexdigest()
-    return {"dtype": array.dtype.str, "shape": list(array.shape), "digest": digest}
-
-
-# Constant arrays in use by compiled functions, by content: compiling f and f with its gradient
-# over one 8 MB matrix keeps one copy of it, not two. Entries go when no function uses them.
-_LIVE_CONSTANTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
-def share(meta: dict, make: Callable[[], np.ndarray]) -> np.ndarray:
-    """The live array with ``meta``'s contents, or ``make()`` (made read-only) registered as it."""
-    key = (meta["dtype"], tuple(meta["shape"]), meta["digest"])
-    found = _LIVE_CONSTANTS.get(key)
-    if found is None:
-        found = np.ascontiguousarray(make())
-        found.setflags(write=False)
-        _LIVE_CONSTANTS[key] = found
-    return found
-
-
-def blob_to_array(meta: dict, blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.dtype(meta["dtype"])).reshape(meta["shape"]).copy()
-
-
 class DiskCache:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
@@ -119,26 +95,34 @@ class DiskCache:
         return self.directory / f"{key}.gcc"
 
     def load(self, key: str) -> tuple[dict, dict[str, bytes]] | None:
+        """The entry stored under ``key``, or None (missing, corrupt, or made for another key:
+        an unusable entry is deleted, and the caller recompiles and rewrites it)."""
         path = self.path(key)
         try:
             data = path.read_bytes()
         except OSError:
             return None
         try:
-            return decode(data)
+            header, blobs = decode(data)
+            if header.get("key") != key:
+                raise ValueError("cache entry was stored under another key")
+            return header, blobs
         except (ValueError, KeyError, json.JSONDecodeError, struct.error):
-            try:  # corrupt or truncated: drop it, the caller recompiles and rewrites it
-                path.unlink()
-            except OSError:
-                pass
+            self.discard(key)
             return None
+
+    def discard(self, key: str) -> None:
+        try:
+            self.path(key).unlink()
+        except OSError:
+            pass
 
     def store(self, key: str, header: dict, blobs: dict[str, bytes]) -> None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(handle, "wb") as file:
-                file.write(encode(header, blobs))
+                file.write(encode({**header, "key": key}, blobs))
             os.replace(temporary, self.path(key))
         except OSError:
             pass  # a read-only or full disk costs a recompile next time, never an error

@@ -173,10 +173,14 @@ class FunctionBuilder:
         self.allocas.append(f"  {name} = alloca {llvm_type}{size}, align {align}")
         return name
 
-    def finish(self, header: str, ret: str = "ret void") -> str:
+    def text(self, header: str, ret: str = "ret void") -> str:
+        """The finished function: ``header``, the allocas, the body and ``ret``."""
         self.emit(ret)
-        body = [header + " {", "entry:", *self.allocas, *self.lines, "}"]
-        text = "\n".join(body)
+        return "\n".join([header + " {", "entry:", *self.allocas, *self.lines, "}"])
+
+    def finish(self, header: str, ret: str = "ret void") -> str:
+        """Finish the function and add it to the module."""
+        text = self.text(header, ret)
         self.module.functions.append(text)
         return text
 
@@ -220,7 +224,13 @@ class FunctionBuilder:
 
     # -- loops ----------------------------------------------------------------------------------
     def loop_begin(self, count: int | str) -> tuple[str, dict]:
-        """Start a do-while loop over ``0 <= i < count`` (count >= 1); returns (i, state)."""
+        """Start a do-while loop over ``0 <= i < count``; returns (i, state).
+
+        The condition is tested at the bottom, so the body runs at least once: a literal count
+        must be at least 1 (callers skip empty loop nests), a runtime count must be guarded.
+        """
+        if isinstance(count, int) and count < 1:
+            raise ValueError(f"internal error: a loop of {count} iterations was emitted")
         header = self.new_block("loop")
         self.emit(f"br label %{header}")
         pre = self.block

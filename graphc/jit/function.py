@@ -16,7 +16,6 @@ compiled code in parallel. Inputs are only read, never written.
 from __future__ import annotations
 
 import ctypes
-import keyword
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +25,10 @@ import numpy as np
 from graphc import arguments, dtypes
 from graphc.graph import Graph
 from graphc.jit import engine
-from graphc.jit.codegen import PYARRAY_DATA_OFFSET, call_abi
-from graphc.shapes import contiguous_strides, fmt
+from graphc.jit.abi import PYARRAY_DATA_OFFSET, call_abi
+from graphc.shapes import contiguous_strides
+
+_MISSING = object()  # the default of every generated parameter: "not given"
 
 _CTYPES = {
     dtypes.FLOAT64: ctypes.c_double,
@@ -138,32 +139,59 @@ class CompiledFunction:
 
     def _slow_argument(self, position: int, value: object) -> object:
         node = self.graph.inputs[position]
+        if value is _MISSING:
+            names = self.graph.input_names
+            raise TypeError(
+                f"missing argument(s) {names[position]!r}; the inputs are ({', '.join(names)})"
+            )
         array = arguments.check(node, value, strict=True)
         if node.shape == ():
             return array.item() if node.dtype != dtypes.BOOL else int(bool(array))
         return array
 
     def _install_call(self) -> None:
-        """Generate ``__call__`` for this signature (see the module docstring)."""
+        """Generate ``__call__`` for this signature (see the module docstring).
+
+        Input names are data, never code: the parameters are ``gc_arg0, gc_arg1, ...``
+        (positional-only, defaulting to a sentinel), keywords arrive in ``**gc_kw`` and are bound
+        by name through :func:`graphc.arguments.bind`, and every helper the source uses is bound
+        under a ``gc_`` name, so an input called ``type`` or ``gc_native`` shadows nothing.
+        """
         inputs = self.graph.inputs
-        names = [n.name for n in inputs]
-        usable = all(not keyword.iskeyword(n) and not n.startswith("gc_") for n in names)
-        params = names if usable else [f"gc_arg{k}" for k in range(len(inputs))]
+        params = [f"gc_arg{k}" for k in range(len(inputs))]
         env: dict[str, object] = {
             "gc_native": self._native,
             "gc_empty": np.empty,
             "gc_ndarray": np.ndarray,
             "gc_slow": self._slow_argument,
+            "gc_rebind": self._bind_keywords,
+            "gc_missing": _MISSING,
             "gc_consts": self._consts,
             "gc_workspace": self._workspace,
             "gc_float32": np.float32,
-            "gc_tuple": tuple,
+            "gc_type": type,
+            "gc_int": int,
+            "gc_float": float,
         }
         lines = []
+        if params:
+            lines.append(
+                f"    if gc_kw: ({', '.join(params)},) = gc_rebind(({', '.join(params)},), gc_kw)"
+            )
+        else:
+            lines.append("    if gc_kw: gc_rebind((), gc_kw)")
         for k, (node, name) in enumerate(zip(inputs, params)):
             if node.shape == ():
-                fast = {"float64": "float", "int64": "int"}.get(node.dtype)
-                check = f"type({name}) is not {fast}" if fast else "True"
+                if node.dtype == dtypes.FLOAT64:
+                    check = f"gc_type({name}) is not gc_float"
+                elif node.dtype == dtypes.INT64:
+                    # ctypes would wrap a Python int outside int64 silently: range-check it.
+                    check = (
+                        f"gc_type({name}) is not gc_int or not "
+                        f"{arguments.INT64_MIN} <= {name} <= {arguments.INT64_MAX}"
+                    )
+                else:
+                    check = "True"
                 lines.append(f"    if {check}: {name} = gc_slow({k}, {name})")
             else:
                 env[f"gc_dtype{k}"] = np.dtype(node.dtype)
@@ -172,7 +200,7 @@ class CompiledFunction:
                     s * np.dtype(node.dtype).itemsize for s in contiguous_strides(node.shape)
                 )
                 lines.append(
-                    f"    if type({name}) is not gc_ndarray or {name}.dtype is not gc_dtype{k} "
+                    f"    if gc_type({name}) is not gc_ndarray or {name}.dtype is not gc_dtype{k} "
                     f"or {name}.shape != gc_shape{k} or {name}.strides != gc_strides{k}: "
                     f"{name} = gc_slow({k}, {name})"
                 )
@@ -206,21 +234,20 @@ class CompiledFunction:
             lines.append(f"    return {results[0]}")
         else:
             lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-        if usable:
-            header = [f"def __call__(gc_self, {', '.join(params)}):"]
-        else:  # input names that cannot be parameters: bind arguments by hand
-            env["gc_bind"] = arguments.bind
-            env["gc_names"] = tuple(names)
-            header = ["def __call__(gc_self, *gc_a, **gc_k):"]
-            if params:
-                header.append(f"    ({', '.join(params)},) = gc_bind(gc_names, gc_a, gc_k)")
-        source = "\n".join(header + lines) + "\n"
+        positional = "".join(f"{p}=gc_missing, " for p in params)
+        header = f"def __call__(gc_self, {positional}/, **gc_kw):"
+        source = "\n".join([header, *lines]) + "\n"
         exec(compile(source, f"<graphc call {self.graph.structural_hash[:12]}>", "exec"), env)
         self._call_source = source
         # A class per function, so `fn(...)` reaches the generated code with no extra frame.
         self.__class__ = type(
             "CompiledFunction", (CompiledFunction,), {"__call__": env["__call__"]}
         )
+
+    def _bind_keywords(self, values: tuple, keywords: dict) -> tuple:
+        """Arguments given by name, merged with the positional ones (a prefix of ``values``)."""
+        given = next((k for k, v in enumerate(values) if v is _MISSING), len(values))
+        return tuple(arguments.bind(self.graph.input_names, values[:given], keywords))
 
     def _result_expression(self, k: int, node) -> str:
         if node.shape != ():
@@ -251,26 +278,14 @@ class CompiledFunction:
         stacked along a leading axis of length N. ``threads > 1`` splits the rows over threads
         (the GIL is released during native calls); ``threads=None`` uses every CPU.
         """
+        if threads is not None and (
+            not isinstance(threads, int) or isinstance(threads, bool) or threads < 1
+        ):
+            raise ValueError(f"batch: threads must be a positive int or None, got {threads!r}")
         values = arguments.bind(self.graph.input_names, args, kwargs)
         prepared, count = [], None
         for node, value in zip(self.graph.inputs, values):
-            array = np.asarray(value)
-            dtype = self._dtypes[node]
-            if array.dtype != dtype:
-                if array.dtype.kind not in "biuf":
-                    raise TypeError(f"batch: input {node.name!r} got an array of {array.dtype}")
-                if not np.can_cast(array.dtype, dtype, "same_kind"):
-                    raise TypeError(
-                        f"batch: input {node.name!r} expects {node.dtype}, got {array.dtype}"
-                    )
-                array = array.astype(dtype)
-            batched = array.ndim == node.ndim + 1 and array.shape[1:] == node.shape
-            if not batched and array.shape != node.shape:
-                raise ValueError(
-                    f"batch: input {node.name!r} of shape {fmt(node.shape)} expects an array "
-                    f"of shape (N, {', '.join(map(str, node.shape))}) or {fmt(node.shape)}, "
-                    f"got {fmt(array.shape)}"
-                )
+            array, batched = arguments.check_batch(node, value)
             if batched:
                 if count is not None and array.shape[0] != count:
                     raise ValueError(
@@ -299,7 +314,7 @@ class CompiledFunction:
             strides.append(out.strides[0] if count else 0)
         base_table = (ctypes.c_void_p * len(bases))(*bases)
         stride_table = (ctypes.c_int64 * len(strides))(*strides)
-        workers = (os.cpu_count() or 1) if threads is None else max(1, int(threads))
+        workers = (os.cpu_count() or 1) if threads is None else threads
         workers = min(workers, max(count, 1))
         bounds = [count * part // workers for part in range(workers + 1)]
         native = self._batch_dense if dense else self._batch_native

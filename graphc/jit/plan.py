@@ -1,7 +1,7 @@
 """Lowering, part 1: cut an optimized graph into kernels and place every value in memory.
 
-Input: a graph whose ops are all primitive for the backend (``prepare`` removes ``logsumexp``
-and ``stop_gradient``). Output: a :class:`Plan`:
+Input: a graph whose ops all have a lowering (the ``expand`` pass of ``passes.LOWERING_PIPELINE``
+has replaced the others, e.g. ``logsumexp``). Output: a :class:`Plan`:
 
 - **Kernels**, in an order that respects dependencies:
   ``scalar`` (one elementwise op on shape ``()``, straight-line code), ``map`` (a fused chain of
@@ -73,11 +73,12 @@ class Kernel:
     part: int = 0
 
     def cost(self) -> int:
-        """Estimated LLVM instructions, to size the parts (calibrated on emitted code: a scalar
-        op is 1-2 instructions, a loop nest some 20 plus a few per fused op)."""
+        """Estimated LLVM instructions in its part, to size the parts: a scalar op is 1-2
+        instructions; a loop kernel is a call (its loop nest is a function of its own), about
+        two instructions per value it reads or writes."""
         if self.kind == "scalar":
             return 2
-        return 20 + 4 * len(self.nodes)
+        return 4 + 2 * len(kernel_reads(self))
 
 
 @dataclass
@@ -93,33 +94,6 @@ class Plan:
     parts: int
     n_inputs: int
     n_outputs: int
-
-
-def prepare(graph: Graph) -> Graph:
-    """Rewrite the ops the backend does not lower directly into ones it does."""
-    from passes.dce import dce
-    from passes.rewrite import rewrite
-
-    return dce(rewrite(graph, {"logsumexp": _decompose_logsumexp, "stop_gradient": _identity}))
-
-
-def _identity(node: Node) -> Node:
-    return node.args[0]
-
-
-def _decompose_logsumexp(node: Node) -> Node:
-    # Same formula as the reference evaluator: shift by the maximum, or by 0 where the maximum
-    # is not finite (all -inf, an inf, a nan), so exp never overflows.
-    from graphc import dsl
-
-    (x,) = node.args
-    axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
-    x = dsl.astype(x, node.dtype)
-    peak = dsl.max(x, axes, keepdims=True)
-    shift = dsl.where(dsl.abs(peak) < float("inf"), peak, 0.0)
-    total = dsl.sum(dsl.exp(x - shift), axes, keepdims=True)
-    result = dsl.log(total) + shift
-    return result if keepdims else dsl.reshape(result, node.shape)
 
 
 class Planner:

@@ -13,6 +13,8 @@ everything the system knows about the op, so adding an op touches one record:
   ``None`` for zero) per argument.
 - ``kind``: how lowering treats the op (``elementwise`` ops fuse into loops; the others are loop
   nests or views), and ``lower``: the scalar code of an elementwise op (see ``graphc.jit``).
+- ``expand(node) -> Node``: for an op the backend does not lower itself, the same value built
+  from ops it does (applied by the ``expand`` pass just before lowering).
 
 Invariant: rules only build nodes through :func:`make` and the DSL, so every node they create is
 shape-checked like a user's.
@@ -46,6 +48,7 @@ class OpDef:
     commutative: bool = False
     doc: str = ""
     arity: int | None = None  # number of arguments; None: the default of its kind (see arity)
+    expand: Callable[[Node], Node] | None = None  # lowering by expansion into other ops
 
 
 # How many arguments an op of each kind takes, unless its record says otherwise; elementwise

@@ -329,6 +329,7 @@ OTHER_UNARY = [
         lambda em, n, x: x,
         doc="identity whose derivative is zero",
         arity=1,
+        expand=lambda node: node.args[0],  # derivatives are taken before lowering
     ),
     OpDef(
         "not",

@@ -118,6 +118,19 @@ def _logsumexp_weight(node):
     return dsl.exp(node.args[0] - _kept(node, node))
 
 
+def _expand_logsumexp(node):
+    # The reference evaluator's formula: shift by the maximum, or by 0 where the maximum is not
+    # finite (all -inf, an inf, a nan), so exp never overflows.
+    (x,) = node.args
+    axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
+    x = dsl.astype(x, node.dtype)
+    peak = dsl.max(x, axes, keepdims=True)
+    shift = dsl.where(dsl.abs(peak) < float("inf"), peak, 0.0)
+    total = dsl.sum(dsl.exp(x - shift), axes, keepdims=True)
+    result = dsl.log(total) + shift
+    return result if keepdims else dsl.reshape(result, node.shape)
+
+
 _MAX_VJP, _MAX_JVP = _weighted_rules(_extremum_weight)
 _PROD_VJP, _PROD_JVP = _weighted_rules(_prod_weight)
 _LSE_VJP, _LSE_JVP = _weighted_rules(_logsumexp_weight)
@@ -134,5 +147,6 @@ register(
         _np_reduce(_logsumexp),
         _LSE_VJP,
         _LSE_JVP,
+        expand=_expand_logsumexp,
     ),
 )
