@@ -75,7 +75,7 @@ def compile(
     pipeline: Sequence[str] | None = None,
     unsafe_math: bool = False,
     reassociate: bool = False,
-    vector_math: bool = False,
+    vector_math: bool | None = None,
     opt_level: int = 2,
     cache: bool | str | None = None,
     verbose: bool = False,
@@ -87,9 +87,11 @@ def compile(
       vectorises reductions (several times faster on long ones) and changes their rounding;
       off by default, so results are those of an in-order loop.
     - ``vector_math``: compute exp, log, sin, cos, tan, tanh, log1p, expm1 and pow in loops with
-      glibc's libmvec (4 doubles or 8 floats at a time, several times faster); results are then
-      within libmvec's 4 ulp instead of libm's 1. Needs Linux x86-64 with AVX2; elsewhere the
-      option has no effect (``fn.stats["vector_math"]`` says whether it was used).
+      glibc's libmvec (4 doubles or 8 floats at a time, several times faster), within 4 ulp of
+      the exact result like libm's scalar functions (measured: at most 3 ulp against libm's 2;
+      ``docs/guide.md``). None (the default) uses it wherever it is available (Linux x86-64
+      with AVX2); False keeps libm's scalar functions everywhere. ``fn.stats["vector_math"]``
+      says whether it was used.
     - ``opt_level``: LLVM's optimization level, 0-3.
     - ``cache``: None uses the default directory (``$GRAPHC_CACHE_DIR``, ``~/.cache/graphc``;
       ``GRAPHC_CACHE=0`` disables), False disables, a path uses that directory.
@@ -105,7 +107,8 @@ def compile(
         "pipeline": list(pipeline) if pipeline is not None else None,
         "unsafe_math": unsafe_math,
         "reassociate": reassociate,
-        "vector_math": bool(vector_math) and engine.vector_math_available(),
+        "vector_math": (vector_math is None or bool(vector_math))
+        and engine.vector_math_available(),
         "opt_level": opt_level,
     }
     progress = Progress(graph, verbose)
