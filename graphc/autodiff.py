@@ -2,8 +2,8 @@
 
 - Reverse mode (:func:`vjp`, :func:`grad`): one sweep over the reversed topological order of the
   outputs' graph, a cotangent per node accumulated with ``+``, each op's ``vjp`` rule building
-  graph nodes. Only nodes that depend on a ``wrt`` node receive cotangents, so nothing is
-  differentiated with respect to constants.
+  graph nodes. Only floating-point nodes that depend on a ``wrt`` node (through floating-point
+  nodes) receive cotangents, so nothing is differentiated with respect to constants.
 - Forward mode (:func:`jvp`): one sweep in topological order with each op's ``jvp`` rule.
 - :func:`jacobian` (either mode), :func:`hessian` (forward over reverse) and :func:`hvp`
   (Pearlmutter's Hessian-vector product) are compositions of the two.
@@ -12,19 +12,34 @@ Every result is an ordinary node in the same graph world as its inputs, so resul
 printed, optimized, compiled and differentiated again. Each call creates fresh nodes and keeps
 its cotangents in a map local to the call, so nested differentiations cannot confuse their
 perturbations.
+
+This module owns the only two sweep drivers of the library. :func:`reverse_sweep` and
+:func:`forward_sweep` take an optional observer, called for every tangent a rule builds and for
+every contribution accumulated into a cotangent; ``gc.trace`` prints its tables from those calls
+rather than sweeping itself. Observers watch, they do not steer: the sweep builds the same nodes
+with or without one, and without one it pays a single ``is None`` test per step.
+
+Invariant: a derivative rule's result has the shape of what it differentiates (checked even
+under ``python -O``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from graphc import dsl
+from graphc.dtypes import FLOATS
 from graphc.graph import topological_order
 from graphc.node import Node, origin
 from graphc.ops.base import OPS, is_differentiable
 from graphc.shapes import fmt
 
 NodeOrList = Node | Sequence[Node]
+# observe(node, tangent): the tangent a jvp rule built for ``node`` (None: the rule gives zero).
+TangentObserver = Callable[[Node, "Node | None"], None]
+# observe(node, user, contribution, total): ``contribution`` was added to ``node``'s cotangent by
+# ``user``'s vjp rule (``user`` is None for an output's seed); ``total`` is the cotangent now.
+CotangentObserver = Callable[[Node, "Node | None", Node, Node], None]
 
 
 def _as_list(value: object) -> tuple[list, bool]:
@@ -45,12 +60,15 @@ def _seed(what: str, value: object, like: Node) -> Node:
     return dsl.astype(node, dtype)
 
 
-def _depends_on(order: Sequence[Node], sources: Sequence[Node]) -> set[int]:
-    """Ids of the nodes in ``order`` that depend on (or are) one of ``sources``."""
+def depends_on(order: Sequence[Node], sources: Sequence[Node]) -> set[int]:
+    """Ids of the nodes in ``order`` that are one of ``sources`` or depend on one through
+    floating-point nodes: no rule sends a cotangent to an integer or boolean value, so a node
+    reached only through one (``x > 0``, ``astype(x, int)``) would only collect dead work."""
     found = {id(s) for s in sources}
     for node in order:
         if id(node) not in found and any(id(a) in found for a in node.args):
-            found.add(id(node))
+            if node.dtype in FLOATS:  # tested last: only for the nodes that depend
+                found.add(id(node))
     return found
 
 
@@ -68,24 +86,38 @@ def _zeros_like(node: Node) -> Node:
     return dsl.zeros(node.shape, node.dtype if is_differentiable(node) else "float64")
 
 
-def reverse_sweep(outputs: Sequence[Node], cts: Sequence[Node], wrt: Sequence[Node]) -> list:
-    """Cotangents of ``wrt`` (None where zero) given cotangents ``cts`` of ``outputs``."""
-    order = topological_order(outputs)
-    relevant = _depends_on(order, wrt)
+def reverse_sweep(
+    outputs: Sequence[Node],
+    cts: Sequence[Node],
+    wrt: Sequence[Node],
+    order: Sequence[Node] | None = None,
+    observe: CotangentObserver | None = None,
+) -> list:
+    """Cotangents of ``wrt`` (None where zero) given cotangents ``cts`` of ``outputs``.
+
+    ``order`` is a topological order of the nodes to sweep (default: the outputs' graph); a
+    caller that has one passes it to avoid a second walk, or to choose the order of ties.
+    ``observe`` is told of every accumulation (see :data:`CotangentObserver`).
+    """
+    order = topological_order(outputs) if order is None else order
+    relevant = depends_on(order, wrt)
     wrt_ids = {id(w) for w in wrt}
     ct: dict[int, Node] = {}
 
-    def accumulate(node: Node, value: Node) -> None:
-        previous = ct.get(id(node))
-        if previous is None:
-            ct[id(node)] = value
+    def accumulate(node: Node, value: Node, user: Node | None) -> None:
+        total = ct.get(id(node))
+        if total is None:
+            total = value
         else:
             with origin("adjoint"):
-                ct[id(node)] = previous + value
+                total = total + value
+        ct[id(node)] = total
+        if observe is not None:
+            observe(node, user, value, total)
 
     for out, seed in zip(outputs, cts):
         if id(out) in relevant:
-            accumulate(out, seed)
+            accumulate(out, seed, None)
     for node in reversed(order):
         node_ct = ct.get(id(node))
         if node_ct is None or not node.args:
@@ -101,7 +133,7 @@ def reverse_sweep(outputs: Sequence[Node], cts: Sequence[Node], wrt: Sequence[No
         for arg, arg_ct, need in zip(node.args, arg_cts, needed):
             if need and arg_ct is not None:
                 _check_rule(node, "vjp", arg_ct, arg)
-                accumulate(arg, arg_ct)
+                accumulate(arg, arg_ct, node)
         if id(node) not in wrt_ids:
             del ct[id(node)]  # no longer needed: keeps the map small on long chains
     return [ct.get(id(w)) for w in wrt]
@@ -143,9 +175,17 @@ def grad(y: Node, wrt: NodeOrList) -> NodeOrList:
     return vjp(y, wrt, 1.0)
 
 
-def forward_sweep(outputs: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node]):
-    """Tangents of ``outputs`` (None where zero) given tangents of ``wrt``."""
-    order = topological_order(outputs)
+def forward_sweep(
+    outputs: Sequence[Node],
+    wrt: Sequence[Node],
+    tangents: Sequence[Node],
+    order: Sequence[Node] | None = None,
+    observe: TangentObserver | None = None,
+) -> list:
+    """Tangents of ``outputs`` (None where zero) given tangents of ``wrt``; ``order`` as for
+    :func:`reverse_sweep`. ``observe`` is told of every node whose arguments carry a tangent, and
+    what its jvp rule built (see :data:`TangentObserver`)."""
+    order = topological_order(outputs) if order is None else order
     # Integer and boolean inputs are not differentiable: their tangents are zero, as their
     # cotangents are in reverse mode (otherwise `k.astype(float)` would carry k's tangent on).
     tangent: dict[int, Node] = {id(w): t for w, t in zip(wrt, tangents) if is_differentiable(w)}
@@ -161,6 +201,8 @@ def forward_sweep(outputs: Sequence[Node], wrt: Sequence[Node], tangents: Sequen
         if result is not None:
             _check_rule(node, "jvp", result, node)
             tangent[id(node)] = result
+        if observe is not None:
+            observe(node, result)
     return [tangent.get(id(o)) for o in outputs]
 
 

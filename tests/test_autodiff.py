@@ -131,6 +131,65 @@ def test_float32_gradients_stay_float32():
     np.testing.assert_allclose(got, 2 * np.exp(xv) + 0.5, rtol=1e-6)
 
 
+# -- the sweeps' observers --------------------------------------------------------------------
+
+
+def same(got, want) -> bool:
+    """The same node objects in the same order (``==`` on nodes builds a comparison node)."""
+    return len(got) == len(want) and all(a is b for a, b in zip(got, want))
+
+
+def test_sweep_observers_see_every_step_and_change_nothing():
+    from graphc.autodiff import forward_sweep, reverse_sweep
+
+    x1, x2 = gc.scalar("x1"), gc.scalar("x2")
+    v2, v3 = x1 * x2, gc.sin(x2)
+    y = gc.log(x1) + v2 - v3
+    seed = gc.constant(1.0)
+    plain = reverse_sweep([y], [seed], [x1, x2])
+    steps: list = []
+    watched = reverse_sweep([y], [seed], [x1, x2], observe=lambda *step: steps.append(step))
+    assert str(gc.Graph([x1, x2], plain)) == str(gc.Graph([x1, x2], watched))
+    # The survey's Table 3: the seed, one contribution per (user, argument) pair, v_0 and v_-1
+    # incremented once each; every total is the previous total plus the contribution.
+    assert same([node for node, *_ in steps[:2]], [y, y.args[0]])
+    assert same([user for _, user, *_ in steps[:2]], [None, y])
+    assert len(steps) == 1 + 2 * 3 + 2  # the seed, both arguments of sub, add, mul; log, sin
+    totals: dict = {}
+    for node, _, contribution, total in steps:
+        if node in totals:
+            assert total.op == "add" and same(total.args, [totals[node], contribution])
+        else:
+            assert total is contribution
+        totals[node] = total
+    assert totals[x1] is watched[0] and totals[x2] is watched[1]
+    got = gc.evaluate(gc.Graph([x1, x2], [totals[x1], totals[x2]]), 2.0, 5.0)
+    assert got == pytest.approx((5.5, 2 - math.cos(5)), rel=1e-15)
+
+    plain = forward_sweep([y], [x1, x2], [gc.constant(1.0), gc.constant(0.0)])
+    seen: list = []
+    watched = forward_sweep(
+        [y], [x1, x2], [gc.constant(1.0), gc.constant(0.0)], observe=lambda *s: seen.append(s)
+    )
+    assert str(gc.Graph([x1, x2], plain)) == str(gc.Graph([x1, x2], watched))
+    assert same([node for node, _ in seen], [n for n in gc.Graph([x1, x2], y).nodes if n.args])
+    assert seen[-1][1] is watched[0]
+
+
+def test_no_cotangent_flows_into_values_reached_only_through_integers():
+    # floor(x) * x: the float copy of floor(x) depends on x only through an int, so no rule can
+    # send it anything: it gets no cotangent and the gradient is floor(x), not floor(x) + x.
+    from graphc.autodiff import reverse_sweep
+
+    x = gc.scalar("x")
+    floor = gc.astype(gc.astype(x, "int64"), "float64")
+    y = floor * x
+    steps: list = []
+    reverse_sweep([y], [gc.constant(1.0)], [x], observe=lambda *step: steps.append(step))
+    assert same([node for node, *_ in steps], [y, x])
+    assert gc.evaluate(gc.Graph([x], gc.grad(y, x)), 2.7) == 2.0
+
+
 # -- higher order -----------------------------------------------------------------------------
 
 
