@@ -131,6 +131,61 @@ def test_float32_gradients_stay_float32():
     np.testing.assert_allclose(got, 2 * np.exp(xv) + 0.5, rtol=1e-6)
 
 
+# -- what may be differentiated with respect to (issue 8) ------------------------------------
+
+REBUILT = "does not contain: its derivative would silently be zero"
+
+
+def test_rebuilt_expression_is_an_error_not_a_silent_zero():
+    # The same expression built twice is two nodes: y uses the first, so differentiating with
+    # respect to the second used to return zeros. Every entry point now names the node.
+    x = gc.vector("x", 3)
+    y = gc.sum(gc.sin(x) * 2.0)
+    again = gc.sin(x)
+    calls = {
+        "grad": lambda: gc.grad(y, again),
+        "vjp": lambda: gc.vjp(y, [x, again], 1.0),
+        "jvp": lambda: gc.jvp(y, again, np.ones(3)),
+        "jacobian": lambda: gc.jacobian(gc.sin(x) * 2.0, again),
+        "hessian": lambda: gc.hessian(y, again),
+        "hvp": lambda: gc.hvp(y, again, np.ones(3)),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=REBUILT) as error:
+            call()
+        message = str(error.value)
+        assert message.startswith(f"{name}: ") and "a sin node of type f64[3]" in message
+        assert "very node object used to build the value" in message and "an input" in message
+    with pytest.raises(ValueError, match=r"position 1 of 2"):
+        gc.grad(y, [x, again])
+    # A constant y does not contain is the same mistake (constants are not shared either).
+    with pytest.raises(ValueError, match="a const node of type f64\\[\\]"):
+        gc.grad(gc.sum(x) * 2.0, gc.constant(2.0))
+
+
+def test_zero_derivatives_that_stay_zeros():
+    x, unused, k = gc.vector("x", 3), gc.scalar("u"), gc.scalar("k", "int64")
+    e = gc.sin(x)
+    c = gc.constant(2.0)
+    y = gc.sum(gc.stop_gradient(e) * x) * c + gc.astype(k, "float64")
+    gu, gk, ge, gc_ = gc.grad(y, [unused, k, e, c])  # unused and int inputs; contained nodes
+    xv = np.array([0.1, 0.2, 0.3])
+    got = outputs(gc.Graph([x, unused, k], [gu, gk, ge, gc_]), xv, 1.0, 4)
+    assert got[0] == 0.0 and got[1] == 0.0
+    np.testing.assert_array_equal(got[2], np.zeros(3))  # stop_gradient: contained, zero
+    assert got[3] == pytest.approx(np.sum(np.sin(xv) * xv), rel=1e-15)
+    # The derivative of a linear function no longer contains its variable: its second
+    # derivative is zero, not an error (only the function itself must contain the node).
+    lin = gc.sum(e * 3.0)
+    h, hv = gc.hessian(lin, e), gc.hvp(lin, e, np.ones(3))
+    assert h.shape == (3, 3) and hv.shape == (3,)
+    hval, hvval = outputs(gc.Graph([x], [h, hv]), xv)
+    np.testing.assert_array_equal(hval, np.zeros((3, 3)))
+    np.testing.assert_array_equal(hvval, np.zeros(3))
+    with pytest.raises(TypeError, match="jvp: can only differentiate with respect to nodes"):
+        gc.jvp(lin, 3.0, 1.0)
+
+
 # -- the sweeps' observers --------------------------------------------------------------------
 
 
