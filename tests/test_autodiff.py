@@ -131,6 +131,120 @@ def test_float32_gradients_stay_float32():
     np.testing.assert_allclose(got, 2 * np.exp(xv) + 0.5, rtol=1e-6)
 
 
+# -- what may be differentiated with respect to (issue 8) ------------------------------------
+
+REBUILT = "does not contain: its derivative would silently be zero"
+
+
+def test_rebuilt_expression_is_an_error_not_a_silent_zero():
+    # The same expression built twice is two nodes: y uses the first, so differentiating with
+    # respect to the second used to return zeros. Every entry point now names the node.
+    x = gc.vector("x", 3)
+    y = gc.sum(gc.sin(x) * 2.0)
+    again = gc.sin(x)
+    calls = {
+        "grad": lambda: gc.grad(y, again),
+        "vjp": lambda: gc.vjp(y, [x, again], 1.0),
+        "jvp": lambda: gc.jvp(y, again, np.ones(3)),
+        "jacobian": lambda: gc.jacobian(gc.sin(x) * 2.0, again),
+        "hessian": lambda: gc.hessian(y, again),
+        "hvp": lambda: gc.hvp(y, again, np.ones(3)),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=REBUILT) as error:
+            call()
+        message = str(error.value)
+        assert message.startswith(f"{name}: ") and "a sin node of type f64[3]" in message
+        assert "very node object used to build the value" in message and "an input" in message
+    with pytest.raises(ValueError, match=r"position 1 of 2"):
+        gc.grad(y, [x, again])
+    # A constant y does not contain is the same mistake (constants are not shared either).
+    with pytest.raises(ValueError, match="a const node of type f64\\[\\]"):
+        gc.grad(gc.sum(x) * 2.0, gc.constant(2.0))
+
+
+def test_zero_derivatives_that_stay_zeros():
+    x, unused, k = gc.vector("x", 3), gc.scalar("u"), gc.scalar("k", "int64")
+    e = gc.sin(x)
+    c = gc.constant(2.0)
+    y = gc.sum(gc.stop_gradient(e) * x) * c + gc.astype(k, "float64")
+    gu, gk, ge, gc_ = gc.grad(y, [unused, k, e, c])  # unused and int inputs; contained nodes
+    xv = np.array([0.1, 0.2, 0.3])
+    got = outputs(gc.Graph([x, unused, k], [gu, gk, ge, gc_]), xv, 1.0, 4)
+    assert got[0] == 0.0 and got[1] == 0.0
+    np.testing.assert_array_equal(got[2], np.zeros(3))  # stop_gradient: contained, zero
+    assert got[3] == pytest.approx(np.sum(np.sin(xv) * xv), rel=1e-15)
+    # The derivative of a linear function no longer contains its variable: its second
+    # derivative is zero, not an error (only the function itself must contain the node).
+    lin = gc.sum(e * 3.0)
+    h, hv = gc.hessian(lin, e), gc.hvp(lin, e, np.ones(3))
+    assert h.shape == (3, 3) and hv.shape == (3,)
+    hval, hvval = outputs(gc.Graph([x], [h, hv]), xv)
+    np.testing.assert_array_equal(hval, np.zeros((3, 3)))
+    np.testing.assert_array_equal(hvval, np.zeros(3))
+    with pytest.raises(TypeError, match="jvp: can only differentiate with respect to nodes"):
+        gc.jvp(lin, 3.0, 1.0)
+
+
+# -- the sweeps' observers --------------------------------------------------------------------
+
+
+def same(got, want) -> bool:
+    """The same node objects in the same order (``==`` on nodes builds a comparison node)."""
+    return len(got) == len(want) and all(a is b for a, b in zip(got, want))
+
+
+def test_sweep_observers_see_every_step_and_change_nothing():
+    from graphc.autodiff import forward_sweep, reverse_sweep
+
+    x1, x2 = gc.scalar("x1"), gc.scalar("x2")
+    v2, v3 = x1 * x2, gc.sin(x2)
+    y = gc.log(x1) + v2 - v3
+    seed = gc.constant(1.0)
+    plain = reverse_sweep([y], [seed], [x1, x2])
+    steps: list = []
+    watched = reverse_sweep([y], [seed], [x1, x2], observe=lambda *step: steps.append(step))
+    assert str(gc.Graph([x1, x2], plain)) == str(gc.Graph([x1, x2], watched))
+    # The survey's Table 3: the seed, one contribution per (user, argument) pair, v_0 and v_-1
+    # incremented once each; every total is the previous total plus the contribution.
+    assert same([node for node, *_ in steps[:2]], [y, y.args[0]])
+    assert same([user for _, user, *_ in steps[:2]], [None, y])
+    assert len(steps) == 1 + 2 * 3 + 2  # the seed, both arguments of sub, add, mul; log, sin
+    totals: dict = {}
+    for node, _, contribution, total in steps:
+        if node in totals:
+            assert total.op == "add" and same(total.args, [totals[node], contribution])
+        else:
+            assert total is contribution
+        totals[node] = total
+    assert totals[x1] is watched[0] and totals[x2] is watched[1]
+    got = gc.evaluate(gc.Graph([x1, x2], [totals[x1], totals[x2]]), 2.0, 5.0)
+    assert got == pytest.approx((5.5, 2 - math.cos(5)), rel=1e-15)
+
+    plain = forward_sweep([y], [x1, x2], [gc.constant(1.0), gc.constant(0.0)])
+    seen: list = []
+    watched = forward_sweep(
+        [y], [x1, x2], [gc.constant(1.0), gc.constant(0.0)], observe=lambda *s: seen.append(s)
+    )
+    assert str(gc.Graph([x1, x2], plain)) == str(gc.Graph([x1, x2], watched))
+    assert same([node for node, _ in seen], [n for n in gc.Graph([x1, x2], y).nodes if n.args])
+    assert seen[-1][1] is watched[0]
+
+
+def test_no_cotangent_flows_into_values_reached_only_through_integers():
+    # floor(x) * x: the float copy of floor(x) depends on x only through an int, so no rule can
+    # send it anything: it gets no cotangent and the gradient is floor(x), not floor(x) + x.
+    from graphc.autodiff import reverse_sweep
+
+    x = gc.scalar("x")
+    floor = gc.astype(gc.astype(x, "int64"), "float64")
+    y = floor * x
+    steps: list = []
+    reverse_sweep([y], [gc.constant(1.0)], [x], observe=lambda *step: steps.append(step))
+    assert same([node for node, *_ in steps], [y, x])
+    assert gc.evaluate(gc.Graph([x], gc.grad(y, x)), 2.7) == 2.0
+
+
 # -- higher order -----------------------------------------------------------------------------
 
 

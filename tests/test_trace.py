@@ -269,6 +269,30 @@ def test_where_trace_sends_adjoints_to_the_taken_branch():
     assert "where(" in str(trace)
 
 
+def test_trace_follows_jvp_where_a_zero_tangent_ends_a_chain():
+    # sign has a zero derivative: gc.jvp carries no tangent out of it, so sign(x) * z has the
+    # tangent sign(x) ż, which is 0 for ż = 0 even where z is infinite (0 × inf would be nan).
+    x, z = gc.scalar("x"), gc.scalar("z")
+    graph = gc.Graph([x, z], [gc.sign(x) * z])
+    trace = gc.trace(graph, 2.0, np.inf, tangents=[1.0, 0.0])
+    lines = squash(trace.section("tangent"))
+    assert nfc(f"v{DOT}_1 = 0 = 0") in lines
+    assert nfc(f"v{DOT}_2 = v_1 × v{DOT}_0 = 1 × 0 = 0") in lines
+    want = gc.evaluate(gc.Graph([x, z], gc.jvp(graph.outputs[0], [x, z], [1.0, 0.0])), 2.0, np.inf)
+    assert trace.output_tangents == (want,) == (0.0,)
+
+
+def test_adjoint_formulas_show_the_nodes_the_rule_built():
+    # The vjp of a / b builds the cotangent of a, ct / b, then reuses it for b: -(ct_a × (a/b)).
+    # The trace prints that reuse by name rather than a formula graphc does not compute.
+    x1, x2 = gc.scalar("x1"), gc.scalar("x2")
+    trace = gc.trace(gc.Graph([x1, x2], [x1 / x2]), 3.0, 2.0)
+    lines = squash(trace.section("adjoint"))
+    assert nfc(f"v{BAR}_-1 = v{BAR}_1 ∂v_1/∂v_-1 = v{BAR}_1 / v_0 = 0.5") in lines
+    assert nfc(f"v{BAR}_0 = v{BAR}_1 ∂v_1/∂v_0 = -(v{BAR}_-1 × v_1) = -0.75") in lines
+    assert trace.input_adjoints == (0.5, -0.75)
+
+
 def test_errors_are_clear():
     graph = survey_graph()
     with pytest.raises(TypeError, match="expected a gc.Graph"):
