@@ -112,7 +112,7 @@ def reverse_sweep(
             total = value
         else:
             with origin("adjoint"):
-                total = total + value
+                total = _add_cotangents(total, value)
         ct[id(node)] = total
         if observe is not None:
             observe(node, user, value, total)
@@ -139,6 +139,48 @@ def reverse_sweep(
         if id(node) not in wrt_ids:
             del ct[id(node)]  # no longer needed: keeps the map small on long chains
     return [ct.get(id(w)) for w in wrt]
+
+
+def _add_cotangents(total: Node, value: Node) -> Node:
+    """``total + value``, except that cotangents of adjacent blocks of one array (the slices
+    ``x[k]`` of a model's K blocks) are joined into one block: ``unslice(a) + unslice(b)``
+    becomes ``unslice(concatenate([a, b]))``. The sum would read and write the whole array
+    once per block (K^2 work for K blocks); the join writes each element once. Both are the
+    derivative; they differ only where a block's cotangent is -0.0, which the sum turns into
+    +0.0 (``-0.0 + 0.0``) and the join keeps.
+    """
+    joined = _join_blocks(total, value)
+    return joined if joined is not None else total + value
+
+
+def _join_blocks(a: Node, b: Node) -> Node | None:
+    if a.op != "unslice" or b.op != "unslice" or a.shape != b.shape or a.dtype != b.dtype:
+        return None
+    spec_a, spec_b = a.attrs["spec"], b.attrs["spec"]
+    differ = [i for i, (x, y) in enumerate(zip(spec_a, spec_b)) if x != y]
+    if len(differ) != 1:
+        return None
+    (axis,) = differ
+    (start_a, step_a, count_a), (start_b, step_b, count_b) = spec_a[axis], spec_b[axis]
+    if step_a != 1 or step_b != 1:
+        return None
+    if start_a + count_a == start_b:
+        first, second, start = a, b, start_a
+    elif start_b + count_b == start_a:
+        first, second, start = b, a, start_b
+    else:
+        return None
+
+    def pieces(block: Node) -> list[Node]:
+        inner = block.args[0]
+        if inner.op == "concatenate" and inner.attrs["axis"] == axis:
+            return list(inner.args)
+        return [inner]
+
+    spec = list(spec_a)
+    spec[axis] = (start, 1, count_a + count_b)
+    joined = dsl.concatenate([*pieces(first), *pieces(second)], axis)
+    return dsl.unslice(joined, tuple(spec), a.shape)
 
 
 def _require_contained(

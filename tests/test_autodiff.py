@@ -484,3 +484,22 @@ def test_optimize_then_differentiate_on_random_graphs(case):
         # d/dx x**0 at x = 0 is 0 * inf = nan through pow's rule, but 0 once x**0 -> 1.
         finite = np.isfinite(want)
         np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-300)
+
+
+def test_cotangents_of_adjacent_blocks_are_joined_not_summed():
+    # A model of K blocks reads x[k] for every k: the cotangent of x is one block write per
+    # block, not K full-size zero-padded arrays added up (K^2 work).
+    K, d = 6, 3
+    x = gc.matrix("x", (K, d))
+    loss = sum(gc.sum(gc.sin(x[k]) * (k + 1.0)) for k in range(K))
+    g = gc.grad(loss, x)
+    graph = gc.Graph([x], [g])
+    ops = graph.op_counts()
+    assert ops.get("unslice", 0) <= 1 and "add" not in ops
+    x0 = np.random.default_rng(0).standard_normal((K, d))
+    want = np.cos(x0) * np.arange(1.0, K + 1)[:, None]
+    np.testing.assert_allclose(gc.evaluate(graph, x0)[0], want, rtol=1e-15)
+    # Blocks that are not adjacent (or overlap) are still added.
+    y = gc.vector("y", 5)
+    h = gc.grad(gc.sum(y[0:2] * 2.0) + gc.sum(y[3:5] * 3.0) + gc.sum(y[1:4]), y)
+    np.testing.assert_array_equal(gc.evaluate(gc.Graph([y], h), np.zeros(5)), [2, 3, 1, 4, 3])
