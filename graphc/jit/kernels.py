@@ -14,6 +14,16 @@ Kernel kinds (see :mod:`graphc.jit.plan`): ``map`` (a fused elementwise chain, o
 ``reduce`` (an accumulation whose input is a fused chain), ``matmul``, ``concat``, ``unslice``
 and ``copy``. A kernel whose result is a scalar (a full reduction, a dot product) returns it.
 
+Lowering an op: an op whose kind is not one of the above gets a kernel of its own, and its
+record's ``lower(emitter, kernel)`` writes the loop nest through the emitter's vocabulary:
+``emitter.layout(node)`` (a :class:`~graphc.jit.plan.Layout`, or ``SCALAR``),
+``emitter.element_pointer(layout, offset)`` (offsets in elements from the layout's first
+element, as IR or ints), ``emitter.offset(strides, indices)``, ``emitter.scalar(node)``,
+``emitter.open_loops(dims)``/``close_loops``, ``emitter.fb`` (the
+:class:`~graphc.jit.emit.FunctionBuilder`: arithmetic, loads, stores, calls) and, for a
+result of scalar layout, ``emitter.result = value``. The kernel's root is written at
+``emitter.layout(kernel.root)``, its arguments read at their layouts (which may be strided).
+
 Invariants:
 - Loop nests are only opened over non-empty ranges (``FunctionBuilder.loop_begin`` refuses
   others): an empty result writes nothing, an empty reduction writes its identity.
@@ -63,7 +73,14 @@ class KernelEmitter:
         self.result: Value | None = None
 
     def code(self, kernel: Kernel) -> KernelCode:
-        getattr(self, f"emit_{kernel.kind}")(kernel)
+        emit = getattr(self, f"emit_{kernel.kind}", None)
+        if emit is not None:
+            emit(kernel)
+        else:  # an op that brings its own loop nest (see "Lowering an op" in the docstring)
+            lower = OPS[kernel.root.op].lower
+            if lower is None:
+                raise NotImplementedError(f"{kernel.root.op}: the op has no native lowering")
+            lower(self, kernel)
         bases = [base for base, _, _ in self.pointers]
         params = [
             f"ptr{' noalias' if bases.count(base) == 1 else ''} %ptr{k}"
@@ -90,6 +107,10 @@ class KernelEmitter:
         )
 
     # -- where values are ---------------------------------------------------------------------
+    def layout(self, node: Node) -> Layout | str:
+        """Where ``node``'s value is: a :class:`Layout`, or ``SCALAR``."""
+        return self.plan.layouts[node]
+
     def pointer(self, layout: Layout) -> str:
         """The parameter pointing at ``layout``'s first element."""
         key = (layout.base, layout.offset)
