@@ -6,10 +6,14 @@
   ``tests/passes/test_random_graphs.py``).
 - Shapes of more than ``2**60 - 1`` elements (whose size in bytes overflows int64) are refused
   when the node is built, by whichever op makes them, and when a serialised graph is loaded.
+- ``pow`` at a zero base: ``x**0`` has derivative 0, ``x**n`` all its derivatives (nested grad
+  and jvp, constant or input exponent), the exponent's derivative follows the guide's
+  convention; evaluated, optimized and compiled.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -85,3 +89,68 @@ def test_a_serialised_graph_with_a_huge_shape_is_refused_at_load():
             record["shape"] = [HUGE, HUGE, 4]
     with pytest.raises(ValueError, match="input 'x': the shape"):
         serialize.from_dict(data)
+
+
+# -- derivatives of pow at a zero base --------------------------------------------------------
+
+
+def _derivatives(f, x: gc.Node, order: int, mode: str) -> list[gc.Node]:
+    """The 1st..order-th derivatives of ``f`` in ``x``, nested gc.grad or gc.jvp."""
+    result = []
+    for _ in range(order):
+        f = gc.grad(f, x) if mode == "grad" else gc.jvp(f, x, 1.0)
+        result.append(f)
+    return result
+
+
+def _values_everywhere(graph: gc.Graph, *args: object) -> list[np.ndarray]:
+    """Values from gc.evaluate, checked equal (nan where nan) to gc.optimize's and gc.compile's."""
+    want = outputs(graph, *args)
+    assert_same_values(outputs(gc.optimize(graph), *args), want)
+    compiled = gc.compile(graph)(*args)
+    assert_same_values([compiled] if graph.single_output else list(compiled), want)
+    return want
+
+
+@pytest.mark.parametrize("exponent", ["constant", "input"])
+def test_derivative_of_x_to_the_zero_at_zero_is_zero(exponent):
+    # b * a**(b - 1) was 0 * 0**-1 = 0 * inf = nan here.
+    x, b = gc.scalar("x"), gc.scalar("b")
+    y = x**0.0 if exponent == "constant" else x**b
+    graph = gc.Graph([x, b], [gc.grad(y, x), gc.jvp(y, x, 1.0)])
+    assert [float(v) for v in _values_everywhere(graph, 0.0, 0.0)] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+@pytest.mark.parametrize("exponent", ["constant", "input"])
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_every_derivative_of_x_to_the_n_at_zero(n, exponent, mode):
+    # The k-th derivative of x**n at 0 is n! for k = n and 0 otherwise; the (n+1)-th used to be
+    # nan (its factor x**0 is differentiated through 0 * x**-1).
+    x, b = gc.scalar("x"), gc.scalar("b")
+    y = x**n if exponent == "constant" else x**b
+    graph = gc.Graph([x, b], _derivatives(y, x, n + 1, mode))
+    got = [float(v) for v in _values_everywhere(graph, 0.0, float(n))]
+    assert got == [math.factorial(n) if k == n else 0.0 for k in range(1, n + 2)]
+    # Away from 0 the same graphs give n!/(n-k)! x^(n-k).
+    got = [float(v) for v in _values_everywhere(graph, 0.5, float(n))]
+    want = [math.perm(n, k) * 0.5 ** (n - k) if k <= n else 0.0 for k in range(1, n + 2)]
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "b, want",
+    [
+        (2.0, 0.0),  # 0**b is 0 for every b > 0: constant in b
+        (0.5, 0.0),
+        (0.0, 0.0),  # the right-hand derivative (0**0 = 1, 0**b = 0 for b > 0)
+        (-1.0, -np.inf),  # 0**b = inf for b < 0: a**b log a as a -> 0+
+    ],
+)
+def test_derivative_in_the_exponent_at_a_zero_base(b, want):
+    a, e = gc.scalar("a"), gc.scalar("e")
+    graph = gc.Graph([a, e], [gc.grad(a**e, e), gc.jvp(a**e, e, 1.0)])
+    assert [float(v) for v in _values_everywhere(graph, 0.0, b)] == [want, want]
+    # elsewhere: a**b log a
+    got = [float(v) for v in _values_everywhere(graph, 1.5, b)]
+    np.testing.assert_allclose(got, [1.5**b * math.log(1.5)] * 2, rtol=1e-15)

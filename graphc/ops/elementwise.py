@@ -10,6 +10,9 @@ Derivative conventions, documented for users in ``docs/guide.md``:
   (seed = cotangent) and the jvp (seed = tangent);
 - ``abs'(0) = 0`` (``sign(0) = 0``), ``sqrt'(0) = +inf``, ``maximum``/``minimum`` split the
   cotangent equally between tied arguments;
+- ``pow``: ``d(a^b)/da = b * a^(b-1)`` with the exponent 0 where ``b == 0`` (so ``x**0`` has
+  derivative 0 and ``x**n`` every derivative at 0); ``d(a^b)/db = a^b log a``, but 0 at ``a = 0``
+  with ``b >= 0``;
 - comparisons, ``sign``, logic ops and ``stop_gradient`` are not differentiable: zero, not error;
 - ``where(c, a, b)`` sends the cotangent to the taken branch and zero to the other one; a branch
   whose *derivative* is nan or inf where it is not taken still poisons the result through
@@ -400,11 +403,31 @@ def _div_jvp(node, tangents):
     return numerator / b
 
 
+def _pow_exponent_minus_one(b):
+    """``b - 1``, except 0 where ``b == 0``: the exponent of ``d(a^b)/da = b * a^(b-1)``.
+
+    At ``b == 0`` the derivative is 0 for every ``a`` (``a^0`` is 1 everywhere), but
+    ``0 * a^-1`` is ``0 * inf = nan`` at ``a = 0``; ``0 * a^0`` is 0. The guard is on the
+    exponent, not a ``where`` around the product, so the derivative of the derivative has no
+    ``0 * inf`` either (the double-where trap): ``x**n`` at 0 has all its derivatives.
+    For a constant exponent the guarded exponent is a constant, so the next derivative sees a
+    constant exponent again (and a graph as small as ``b - 1`` would be).
+    """
+    if b.op == "const":
+        dtype = dtypes.float_result(b.dtype)  # the dtype of b - 1.0 (a weak Python float)
+        value = np.asarray(b.value, dtype=dtype)
+        return dsl.constant(np.where(value == 0, 0, value - 1), dtype)
+    return dsl.where(b == 0.0, 0.0, b - 1.0)
+
+
 def _pow_partials(node):
     a, b = node.args
-    d_a = b * dsl.power(a, b - 1.0)
-    # d(a^b)/db = a^b log a; at a = 0 (where a^b is 0 or 1) we take 0 rather than 0 * -inf.
-    d_b = node * dsl.log(dsl.where(a == 0.0, 1.0, a))
+    d_a = b * dsl.power(a, _pow_exponent_minus_one(b))
+    # d(a^b)/db = a^b log a. At a = 0 and b >= 0, a^b is 0 (b > 0; 1 at b = 0) and constant in b
+    # to the right, so the derivative is 0 (b = 0 takes the right-hand one) where the formula
+    # gives 0 * -inf; log reads 1 there (a guard inside, so higher derivatives see no 0 * inf).
+    # At a = 0 and b < 0 the formula stands: inf * -inf = -inf, the limit as a -> 0+.
+    d_b = node * dsl.log(dsl.where((a == 0.0) & (b >= 0.0), 1.0, a))
     return d_a, d_b
 
 
