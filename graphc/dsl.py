@@ -28,9 +28,10 @@ from graphc.shapes import as_shape, fmt, normalize_axes, normalize_axis
 
 
 def tensor(name: str, shape: object = (), dtype: object = dtypes.FLOAT64) -> Node:
-    """A named input of static ``shape`` and ``dtype`` (float64, float32, int64 or bool)."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"input names must be Python identifiers, got {name!r}")
+    """A named input of static ``shape`` and ``dtype`` (float64, float32, int64 or bool).
+
+    ``name`` must be a Python identifier and not a keyword (checked by the input op's rule,
+    which deserialised graphs go through too; see ``graphc.ops.sources``)."""
     shape = as_shape(shape, f"shape of input {name!r}")
     dtype = dtypes.canonical(dtype)
     return make("input", (), Attrs(name=name, shape=shape, dtype=dtype))

@@ -9,10 +9,15 @@
 - ``pow`` at a zero base: ``x**0`` has derivative 0, ``x**n`` all its derivatives (nested grad
   and jvp, constant or input exponent), the exponent's derivative follows the guide's
   convention; evaluated, optimized and compiled.
+- Input names are data: the input op's rule refuses names that are not identifiers, keywords
+  and names Python would normalise, for ``gc.tensor`` and ``serialize.from_dict`` alike (a
+  JSON graph with an input named ``x, y=[print('INJECTED')][0]`` is refused at load); malformed
+  documents (bad indices, unknown ops, bad shapes or dtypes) name the node.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -154,3 +159,80 @@ def test_derivative_in_the_exponent_at_a_zero_base(b, want):
     # elsewhere: a**b log a
     got = [float(v) for v in _values_everywhere(graph, 1.5, b)]
     np.testing.assert_allclose(got, [1.5**b * math.log(1.5)] * 2, rtol=1e-15)
+
+
+# -- input names are data ---------------------------------------------------------------------
+
+INJECTED = "x, y=[print('INJECTED')][0]"
+
+
+def _document_with_input_named(name: object) -> dict:
+    x, y = gc.scalar("x"), gc.scalar("y")
+    data = json.loads(json.dumps(serialize.to_dict(gc.Graph([x, y], [x * y]))))
+    data["nodes"][0]["attrs"]["name"] = name
+    return data
+
+
+@pytest.mark.parametrize(
+    "name, error, fragment",
+    [
+        (INJECTED, ValueError, "Python identifiers that are not keywords"),
+        ("lambda", ValueError, "not keywords"),
+        ("1x", ValueError, "identifiers"),
+        ("", ValueError, "identifiers"),
+        ("x y", ValueError, "identifiers"),
+        ("ﬁle", ValueError, "NFKC"),  # a ligature Python reads as "file"
+        (3, TypeError, "must be strings"),
+        (None, TypeError, "must be strings"),
+    ],
+)
+def test_bad_input_names_are_refused_by_the_dsl_and_at_load(name, error, fragment, capsys):
+    with pytest.raises(error, match=re.escape(fragment)):
+        gc.scalar(name)  # type: ignore[arg-type]
+    with pytest.raises(error, match=re.escape("node 0 ('input'): ") + ".*" + re.escape(fragment)):
+        serialize.from_dict(_document_with_input_named(name))
+    assert "INJECTED" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["x", "α", "match", "case", "type", "_", "print", "x_1"])
+def test_identifiers_name_inputs_and_serialise(name):
+    # Soft keywords and builtins' names are ordinary identifiers.
+    node = gc.scalar(name)
+    graph = serialize.from_dict(
+        json.loads(json.dumps(serialize.to_dict(gc.Graph([node], node * 2.0))))
+    )
+    assert graph.input_names == (name,)
+    assert gc.evaluate(graph, **{name: 1.5}) == 3.0
+
+
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("shape", [-1], "non-negative ints"),
+        ("shape", ["a"], "non-negative ints"),
+        ("shape", 3, "tuple of non-negative ints"),
+        ("dtype", "int32", "'int32' is not one of float64, float32, int64, bool"),
+        ("dtype", "object", "is not one of"),
+    ],
+)
+def test_input_types_are_checked_at_load(field, value, fragment):
+    data = _document_with_input_named("x")
+    data["nodes"][0]["attrs"][field] = value
+    with pytest.raises((TypeError, ValueError), match=re.escape(fragment)):
+        serialize.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda d: d["nodes"][2].update(args=[0, -1]), "-1 is not the index of an earlier node"),
+        (lambda d: d["nodes"][2].update(args=[0, 2]), "2 is not the index of an earlier node"),
+        (lambda d: d["nodes"][2].update(op="system"), "node 2 ('system'): unknown op"),
+        (lambda d: d.update(outputs=[7]), "outputs: 7 is not the index"),
+    ],
+)
+def test_malformed_documents_are_refused_with_the_node_named(change, fragment):
+    data = _document_with_input_named("x")
+    change(data)
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        serialize.from_dict(data)
