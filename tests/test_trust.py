@@ -13,17 +13,21 @@
   and names Python would normalise, for ``gc.tensor`` and ``serialize.from_dict`` alike (a
   JSON graph with an input named ``x, y=[print('INJECTED')][0]`` is refused at load); malformed
   documents (bad indices, unknown ops, bad shapes or dtypes) name the node.
+- Dtypes: asking for one graphc does not have (int32, uint8, float16 ...) is a TypeError, in
+  gc.tensor, astype, gc.constant and loaded documents; data of those dtypes becomes a constant
+  of a graphc dtype with the same values; arguments keep ``graphc.arguments``' rules.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
 
 import numpy as np
 import pytest
-from helpers import assert_same_values, outputs
+from helpers import assert_bitwise_equal, assert_same_values, outputs
 
 import graphc as gc
 from graphc import serialize
@@ -235,4 +239,126 @@ def test_malformed_documents_are_refused_with_the_node_named(change, fragment):
     data = _document_with_input_named("x")
     change(data)
     with pytest.raises(ValueError, match=re.escape(fragment)):
+        serialize.from_dict(data)
+
+
+# -- dtypes graphc does not have ---------------------------------------------------------------
+
+UNSUPPORTED = ["int32", np.int32, np.uint8, "int16", np.uint64, "float16", np.float16, complex]
+
+
+@pytest.mark.parametrize("dtype", UNSUPPORTED, ids=str)
+@pytest.mark.parametrize(
+    "where, build",
+    [
+        ("astype", lambda d: gc.astype(gc.scalar("x"), d)),
+        ("astype", lambda d: gc.vector("x", 3).astype(d)),
+        ("input 't'", lambda d: gc.tensor("t", (2,), d)),
+        ("input 's'", lambda d: gc.scalar("s", d)),
+        ("constant", lambda d: gc.constant([1, 2], d)),
+        ("constant", lambda d: gc.zeros((2,), d)),
+    ],
+)
+def test_a_requested_dtype_graphc_does_not_have_is_refused(dtype, where, build):
+    # astype(x, "int32") used to give int64 silently.
+    name = np.dtype(dtype).name
+    message = f"{where}: graphc has no dtype {name}; expected one of float64, float32, int64, bool"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        build(dtype)
+
+
+@pytest.mark.parametrize(
+    "dtype, want",
+    [
+        ("float64", "float64"),
+        ("f32", "float32"),
+        ("i64", "int64"),
+        ("int", "int64"),
+        (float, "float64"),
+        (int, "int64"),
+        (bool, "bool"),
+        (np.float32, "float32"),
+        (np.int64, "int64"),
+        (np.dtype(">f8"), "float64"),
+        (np.bool_, "bool"),
+    ],
+    ids=str,
+)
+def test_the_four_dtypes_in_every_spelling(dtype, want):
+    assert gc.tensor("t", (2,), dtype).dtype == want
+    assert gc.astype(gc.vector("x", 2, "bool"), dtype).dtype == want
+    assert gc.constant([1, 0], dtype).dtype == want
+
+
+@pytest.mark.parametrize(
+    "value, dtype",
+    [
+        (np.arange(3, dtype=np.int32), "int64"),  # numpy's default int on Windows (numpy < 2)
+        (np.arange(3, dtype=np.uint8), "int64"),
+        (np.arange(3, dtype=np.int16), "int64"),
+        (np.array([2**63 - 1], dtype=np.uint64), "int64"),
+        ([1, 2, 3], "int64"),
+        (7, "int64"),
+        (np.int32(7), "int64"),
+        (np.array([0.1, -2.5, 65504.0], dtype=np.float16), "float32"),
+        (np.array([1.5, -0.0], dtype=">f8"), "float64"),
+        (np.array([True, False]), "bool"),
+    ],
+    ids=repr,
+)
+def test_data_of_other_dtypes_becomes_a_constant_with_the_same_values(value, dtype):
+    node = gc.constant(value)
+    assert node.dtype == dtype and node.value.dtype == np.dtype(dtype)
+    assert_bitwise_equal(node.value, np.asarray(value).astype(dtype))
+    np.testing.assert_array_equal(node.value, value)  # exact: nothing rounded
+
+
+def test_data_that_does_not_fit_is_refused():
+    with pytest.raises(OverflowError, match="does not fit in int64"):
+        gc.constant(np.array([2**63], dtype=np.uint64))
+    with pytest.raises(TypeError, match="constant: graphc cannot hold float128"):
+        gc.constant(np.ones(2, dtype=np.longdouble))
+
+
+def test_arguments_of_other_int_dtypes_follow_graphc_arguments():
+    # The evaluator converts arrays that convert safely; compiled code wants the exact dtype of a
+    # tensor input (no hidden copy per call); scalars convert within their kind.
+    k, f, s = gc.vector("k", 3, "int64"), gc.vector("f", 3), gc.scalar("s", "int64")
+    graph = gc.Graph([k, f, s], [gc.sum(k) + s, gc.sum(f)])
+    fn = gc.compile(graph)
+    i32 = np.arange(3, dtype=np.int32)
+    assert gc.evaluate(graph, i32, i32, np.int32(2)) == (5, 3.0)
+    assert gc.evaluate(graph, i32.astype(np.uint8), np.ones(3), 2) == (5, 3.0)
+    assert fn(np.arange(3), np.ones(3), np.int32(2)) == (5, 3.0)
+    with pytest.raises(TypeError, match=re.escape("got dtype uint64, which does not convert")):
+        gc.evaluate(graph, i32.astype(np.uint64), np.ones(3), 2)
+    with pytest.raises(
+        TypeError, match=re.escape("got dtype int32; convert with .astype(np.int64)")
+    ):
+        fn(i32, np.ones(3), 2)
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda r: r["attrs"].update(dtype="int32"), "cast: dtype 'int32' is not one of"),
+        (lambda r: r["attrs"].update(dtype=None), "cast: dtype None is not one of"),
+    ],
+)
+def test_a_document_with_another_cast_dtype_is_refused(change, fragment):
+    x = gc.vector("x", 3)
+    data = serialize.to_dict(gc.Graph([x], x.astype("int64")))
+    change(data["nodes"][1])
+    with pytest.raises(TypeError, match=re.escape(fragment)):
+        serialize.from_dict(data)
+
+
+@pytest.mark.parametrize("dtype", ["<i4", ">f8", "<f2", "|u1"])
+def test_a_document_with_another_constant_dtype_is_refused(dtype):
+    x = gc.vector("x", 2)
+    data = serialize.to_dict(gc.Graph([x], x * gc.constant([3, 4])))
+    meta = data["nodes"][1]["attrs"]["value"]["const"]
+    array = np.array([3, 4], dtype=dtype)
+    meta.update(dtype=dtype, data=base64.b64encode(array.tobytes()).decode("ascii"))
+    with pytest.raises(TypeError, match=re.escape(f"const: payload of dtype {dtype} is not one")):
         serialize.from_dict(data)

@@ -117,7 +117,10 @@ def _infer_numeric(op: str):
 
 
 def _infer_cast(args, attrs):
-    return args[0].shape, attrs["dtype"]
+    dtype = attrs["dtype"]
+    if dtype not in dtypes.DTYPES:  # astype canonicalises; a loaded document must be canonical
+        raise TypeError(f"cast: dtype {dtype!r} is not one of {', '.join(dtypes.DTYPES)}")
+    return args[0].shape, dtype
 
 
 def _infer_where(args, attrs):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keyword
 import unicodedata
 
-from graphc.dtypes import DTYPES, canonical
+from graphc.dtypes import DTYPES
 from graphc.ops.base import OpDef, register
 from graphc.shapes import as_shape
 
@@ -58,7 +58,12 @@ def _infer_input(args, attrs):
 
 def _infer_const(args, attrs):
     array = attrs["value"].array
-    return tuple(array.shape), canonical(array.dtype)
+    dtype = array.dtype
+    # Exactly one of graphc's dtypes, native byte order: the payload is what the evaluator and
+    # compiled code read as they are (gc.constant converts; a loaded document must match).
+    if dtype.name not in DTYPES or not dtype.isnative:
+        raise TypeError(f"const: payload of dtype {dtype.str} is not one of {', '.join(DTYPES)}")
+    return tuple(array.shape), dtype.name
 
 
 def _no_evaluate(node, *values):
