@@ -16,6 +16,8 @@
 - Dtypes: asking for one graphc does not have (int32, uint8, float16 ...) is a TypeError, in
   gc.tensor, astype, gc.constant and loaded documents; data of those dtypes becomes a constant
   of a graphc dtype with the same values; arguments keep ``graphc.arguments``' rules.
+- numpy: operators with a numpy array or scalar on the left build nodes; any other numpy
+  function applied to a node raises a TypeError naming graphc's function.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import operator
 import re
 
 import numpy as np
@@ -362,3 +365,89 @@ def test_a_document_with_another_constant_dtype_is_refused(dtype):
     meta.update(dtype=dtype, data=base64.b64encode(array.tobytes()).decode("ascii"))
     with pytest.raises(TypeError, match=re.escape(f"const: payload of dtype {dtype} is not one")):
         serialize.from_dict(data)
+
+
+# -- numpy and graph nodes ----------------------------------------------------------------------
+
+LEFT_OPERATORS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+    "@": operator.matmul,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+@pytest.mark.parametrize("symbol", sorted(LEFT_OPERATORS))
+@pytest.mark.parametrize("left", ["array", "matrix", "numpy scalar"])
+def test_numpy_operands_on_the_left_build_nodes(symbol, left):
+    op = LEFT_OPERATORS[symbol]
+    x = gc.vector("x", 3)
+    value = np.array([0.5, 2.0, 3.0])
+    if left == "numpy scalar":
+        if symbol == "@":
+            return  # numpy scalars have no matrix product
+        lhs = np.float64(2.0)
+    else:
+        lhs = np.array([1.5, 2.0, -1.0]) if left == "array" else np.arange(6.0).reshape(2, 3)
+    node = op(lhs, x)
+    assert isinstance(node, gc.Node)
+    got = gc.evaluate(gc.Graph([x], node), value)
+    want = op(lhs, value)
+    assert np.shape(got) == np.shape(want) and np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_numpy_boolean_operands_on_the_left_and_dtypes():
+    b = gc.vector("b", 3, "bool")
+    mask, value = np.array([True, False, True]), np.array([True, True, False])
+    graph = gc.Graph([b], [mask & b, mask | b])
+    for got, want in zip(gc.evaluate(graph, value), [mask & value, mask | value]):
+        np.testing.assert_array_equal(got, want)
+    x32 = gc.vector("x", 3, "float32")
+    assert (np.float64(2.0) * x32).dtype == "float64"  # numpy scalars are strong (NEP 50)
+    assert (np.ones(3, np.float32) * x32).dtype == "float32"
+    assert isinstance(np.add(np.ones(3), x32), gc.Node)  # the ufunc behind + is the operator
+
+
+@pytest.mark.parametrize(
+    "call, use",
+    [
+        (lambda x, a: np.sum(x), "use gc.sum"),
+        (lambda x, a: np.exp(x), "use gc.exp"),
+        (lambda x, a: np.dot(a, x), "use gc.dot"),
+        (lambda x, a: np.matmul(a, x, out=np.empty(2)), "cannot write a graph node into"),
+        (lambda x, a: np.mean(x, axis=0), "use gc.mean"),
+        (lambda x, a: np.maximum(a, x), "use gc.maximum"),
+        (lambda x, a: np.abs(x), "use gc.abs"),
+        (lambda x, a: np.sqrt(x), "use gc.sqrt"),
+        (lambda x, a: np.tanh(x), "use gc.tanh"),
+        (lambda x, a: np.concatenate([x, x]), "use gc.concatenate"),
+        (lambda x, a: np.where(x > 0, x, 0.0), "use gc.where"),
+        (lambda x, a: np.reshape(x, (3, 1)), "use gc.reshape"),
+        (lambda x, a: np.negative(x), "use -x"),
+        (lambda x, a: np.add.reduce(x), "use gc.sum"),
+        (lambda x, a: np.arctan(x), "graphc has no arctan"),
+        (lambda x, a: np.linalg.norm(x), "graphc has no norm"),
+        (lambda x, a: np.asarray(x), "gc.evaluate"),
+        (lambda x, a: np.array([1.0, 2.0]) + np.array(x), "gc.evaluate"),
+    ],
+)
+def test_numpy_functions_on_nodes_name_the_graphc_function(call, use):
+    x, a = gc.vector("x", 3), np.ones((2, 3))
+    with pytest.raises(TypeError, match=re.escape(use)):
+        call(x, a)
+
+
+def test_an_in_place_numpy_operator_with_a_node_says_what_to_write():
+    x, a = gc.vector("x", 3), np.ones(3)
+    with pytest.raises(TypeError, match=re.escape("write array = array + node")):
+        a += x
+    assert (a == 1.0).all()
