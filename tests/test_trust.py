@@ -451,3 +451,36 @@ def test_an_in_place_numpy_operator_with_a_node_says_what_to_write():
     with pytest.raises(TypeError, match=re.escape("write array = array + node")):
         a += x
     assert (a == 1.0).all()
+
+
+# -- what compiled code computes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("symbol", ["<", "<=", ">", ">=", "==", "!="])
+def test_compiled_comparisons_of_booleans_order_false_before_true(symbol):
+    # A signed compare of i1 read true as -1, so False < True was False in compiled code.
+    op = LEFT_OPERATORS[symbol]
+    a, b = gc.vector("a", 4, "bool"), gc.vector("b", 4, "bool")
+    graph = gc.Graph([a, b], [op(a, b), gc.where(op(a, b), 1.0, 0.0)])
+    va, vb = np.array([False, False, True, True]), np.array([False, True, False, True])
+    for got, want in zip(gc.compile(graph)(va, vb), [op(va, vb), op(va, vb).astype(float)]):
+        assert_bitwise_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_float_to_int_casts_saturate_everywhere(dtype):
+    # Compiled code saturates (nan -> 0); the evaluator, and so constant folding, used numpy's
+    # astype (INT64_MIN on x86-64), so gc.compile and gc.compile(optimize=False) disagreed.
+    values = np.array([np.nan, np.inf, -np.inf, 1e300, -1e300, 2.0**63, -(2.0**63), 2.9, -2.9])
+    with np.errstate(over="ignore"):  # 1e300 is inf in float32
+        values = values.astype(dtype)
+    lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    want = np.array([0, hi, lo, hi, lo, hi, lo, 2, -2], dtype=np.int64)
+    x, k = gc.vector("x", values.size, dtype), gc.scalar("k", "int64")
+    # The second output's cast is of a constant: constant folding evaluates it.
+    graph = gc.Graph([x, k], [x.astype("int64"), gc.constant(values).astype("int64") + k])
+    for got in [*outputs(graph, values, 0), *outputs(gc.optimize(graph), values, 0)]:
+        assert_bitwise_equal(got, want)
+    for options in ({}, {"optimize": False}):
+        for got in gc.compile(graph, **options)(values, 0):
+            assert_bitwise_equal(got, want)

@@ -174,6 +174,10 @@ def _lower_arith(kind: str):
 def _lower_compare(pred: str):
     def lower(em, node, a, b):
         dtype = dtypes.promote(a.dtype, b.dtype)
+        if dtype == dtypes.BOOL and pred not in ("eq", "ne"):
+            # Integer compares are signed, and a signed i1 reads true as -1 (true < false):
+            # order booleans as the integers 0 and 1, as numpy does.
+            dtype = dtypes.INT64
         return em.cmp(pred, em.cast(a, dtype), em.cast(b, dtype))
 
     return lower
@@ -304,8 +308,22 @@ def _cast_jvp(node, tangents):
     return dsl.astype(t, node.dtype)
 
 
+_INT64_MIN, _INT64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+
+
 def _eval_cast(node, x):
-    return np.asarray(x).astype(node.dtype)
+    x = np.asarray(x)
+    if node.dtype != dtypes.INT64 or x.dtype.kind != "f":
+        return x.astype(node.dtype)
+    # Float to int64 saturates, as compiled code does (LLVM's fptosi.sat): nan -> 0, values at or
+    # beyond +-2**63 (inf included) -> the nearest bound. numpy's astype leaves these to C, where
+    # they are undefined (x86-64 gives INT64_MIN for all of them, ARM saturates); one defined
+    # answer keeps the evaluator, constant folding and compiled code bitwise equal.
+    with np.errstate(invalid="ignore"):
+        result = np.asarray(x.astype(np.int64))
+    result = np.where(x >= 2.0**63, _INT64_MAX, result)
+    result = np.where(x < -(2.0**63), _INT64_MIN, result)
+    return np.where(np.isnan(x), 0, result)
 
 
 def _lower_cast(em, node, x):
@@ -321,7 +339,7 @@ OTHER_UNARY = [
         _cast_vjp,
         _cast_jvp,
         _lower_cast,
-        doc="convert to another dtype (astype)",
+        doc="convert to another dtype (astype); float to int64 saturates, nan gives 0",
         arity=1,
     ),
     # Identity forward; its derivative is zero. Used by logsumexp and by users.
