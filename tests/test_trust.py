@@ -484,3 +484,71 @@ def test_float_to_int_casts_saturate_everywhere(dtype):
     for options in ({}, {"optimize": False}):
         for got in gc.compile(graph, **options)(values, 0):
             assert_bitwise_equal(got, want)
+
+
+def _in_order_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The documented semantics: each product rounded, then added in order from +0.0."""
+    out = np.zeros((a.shape[0], b.shape[1]))
+    with np.errstate(all="ignore"):
+        for i in range(a.shape[0]):
+            for j in range(b.shape[1]):
+                total = 0.0
+                for k in range(a.shape[1]):
+                    total = total + a[i, k] * b[k, j]
+                out[i, j] = total
+    return out
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        # products overflow to -inf and +inf: nan (BLAS's fused multiply-adds give -inf)
+        (np.full((2, 2), 1e308), np.array([[-2.0, -2.0], [2.0, 2.0]])),
+        # partial sums overflow though the exact sum is finite: inf
+        (np.array([[1e308, 1e308, -1e308]]), np.ones((3, 1))),
+        (np.array([[1e200, -1e200, 3.0], [-0.0, -0.0, -0.0]]), np.array([[1e200], [1e200], [1.0]])),
+    ],
+)
+def test_compiled_matrix_products_add_rounded_products_in_order(a, b):
+    x, y = gc.matrix("x", *a.shape), gc.matrix("y", *b.shape)
+    got = gc.compile(gc.Graph([x, y], x @ y))(a, b)
+    assert_bitwise_equal(got, _in_order_matmul(a, b))
+
+
+_SPECIALS = {
+    "float64": np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-310, 1e308, -2.5, 3.0]),
+    "float32": np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-45, 3.4e38, -2.5, 3.0]),
+    "int64": np.array([0, 1, -1, 2, -3, 2**62, 2**63 - 1, -(2**63), 2**53 + 1, 7]),
+    "bool": np.array([True, False]),
+}
+_BITWISE_BINARY = {
+    **{name: op for name, op in LEFT_OPERATORS.items() if name not in ("**", "@")},
+    "maximum": gc.maximum,
+    "minimum": gc.minimum,
+    "where": lambda a, b: gc.where(a > b, a, b),
+}
+
+
+@pytest.mark.parametrize("da", sorted(_SPECIALS))
+@pytest.mark.parametrize("db", sorted(_SPECIALS))
+def test_the_bitwise_ops_on_every_pair_of_special_values(da, db):
+    """The guide's "bitwise" list, every dtype pair: compiled == gc.evaluate, bit for bit."""
+    va, vb = (m.ravel() for m in np.meshgrid(_SPECIALS[da].astype(da), _SPECIALS[db].astype(db)))
+    a, b = gc.vector("a", va.size, da), gc.vector("b", vb.size, db)
+    nodes = []
+    for build in _BITWISE_BINARY.values():
+        try:
+            nodes.append(build(a, b))
+        except TypeError:  # arithmetic on two booleans is refused
+            pass
+    for build in (operator.neg, gc.abs, gc.sign, gc.sqrt):
+        try:
+            nodes.append(build(a))
+        except TypeError:  # no negative or sign of booleans
+            pass
+    nodes += [a.astype(dtype) for dtype in _SPECIALS]
+    graph = gc.Graph([a, b], nodes)
+    with np.errstate(all="ignore"):
+        want = outputs(graph, va, vb)
+    for got, expected in zip(gc.compile(graph)(va, vb), want):
+        assert_bitwise_equal(got, expected)
