@@ -56,11 +56,11 @@ def canonical(dtype: object, what: str = "dtype") -> str:
         return _ALIASES.get(dtype, dtype)
     try:
         known = _FROM_NUMPY.get(dtype) or _FROM_PYTHON.get(dtype)  # type: ignore[call-overload]
-        np_dtype = np.dtype(dtype) if known is None else None  # type: ignore[call-overload]
+        if known is not None:
+            return known
+        np_dtype = np.dtype(dtype)  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"{what}: unknown dtype {dtype!r}; {_SUPPORTED}") from None
-    if known is not None:
-        return known
     known = _FROM_NUMPY.get(np_dtype.newbyteorder("="))
     if known is None:
         hint = _HINTS.get(np_dtype.kind, "")
