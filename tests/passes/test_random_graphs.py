@@ -176,7 +176,7 @@ def broadcast_constant_graphs(draw):
 SPECIALS = (0.0, -0.0, float("nan"), float("inf"), -float("inf"))
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=25)
 @given(broadcast_constant_graphs())
 def test_folding_broadcast_constants_keeps_values(case):
     """Regression: fold_constants used to read the first element of every constant when a
