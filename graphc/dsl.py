@@ -28,11 +28,12 @@ from graphc.shapes import as_shape, fmt, normalize_axes, normalize_axis
 
 
 def tensor(name: str, shape: object = (), dtype: object = dtypes.FLOAT64) -> Node:
-    """A named input of static ``shape`` and ``dtype`` (float64, float32, int64 or bool)."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"input names must be Python identifiers, got {name!r}")
+    """A named input of static ``shape`` and ``dtype`` (float64, float32, int64 or bool).
+
+    ``name`` must be a Python identifier and not a keyword (checked by the input op's rule,
+    which deserialised graphs go through too; see ``graphc.ops.sources``)."""
     shape = as_shape(shape, f"shape of input {name!r}")
-    dtype = dtypes.canonical(dtype)
+    dtype = dtypes.canonical(dtype, f"input {name!r}")
     return make("input", (), Attrs(name=name, shape=shape, dtype=dtype))
 
 
@@ -59,7 +60,11 @@ def constant(value: object, dtype: object | None = None) -> Node:
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"constant: expected numbers, got an array of dtype {array.dtype}")
-    dtype = dtypes.canonical(array.dtype if dtype is None else dtype)
+    # Data keeps its values (an int32 array is an int64 constant); a requested dtype must exist.
+    if dtype is None:
+        dtype = dtypes.holding(array.dtype)
+    else:
+        dtype = dtypes.canonical(dtype, "constant")
     if array.dtype.kind in "iu" and array.size and dtype == dtypes.INT64:
         if array.max() > np.iinfo(np.int64).max or array.min() < np.iinfo(np.int64).min:
             raise OverflowError(f"constant: {value!r} does not fit in int64")
@@ -178,7 +183,7 @@ def where(cond: object, a: object, b: object) -> Node:
 
 def astype(x: object, dtype: object) -> Node:
     x = as_node(x)
-    dtype = dtypes.canonical(dtype)
+    dtype = dtypes.canonical(dtype, "astype")
     return x if dtype == x.dtype else make("cast", (x,), Attrs(dtype=dtype))
 
 

@@ -12,7 +12,9 @@ Invariants:
   ``-0.0`` and ``0.0`` differ and ``nan`` equals ``nan``.
 
 Operator overloading lives here (``+``, ``@``, ``[]``, ``.T`` ...) and forwards to
-:mod:`graphc.dsl`, so derivative rules can write ``ct * node`` without importing the DSL.
+:mod:`graphc.dsl`, so derivative rules can write ``ct * node`` without importing the DSL. numpy's
+operators with an array on the left come here through ``__array_ufunc__`` and build nodes too;
+any other numpy function applied to a node raises a TypeError naming graphc's function.
 """
 
 from __future__ import annotations
@@ -259,8 +261,33 @@ class Node:
     def __invert__(self):
         return dsl.logical_not(self)
 
-    # numpy must not treat a node as an array: `np_array * node` should call __rmul__.
-    __array_ufunc__ = None
+    # -- numpy ------------------------------------------------------------------------------
+    # A node is not an array: it has no values while the graph is built. numpy's operators with
+    # an array on the left (`array * node`, `array < node`, `array @ node` ...) reach here as
+    # ufunc calls and build graph nodes, as the node's own operators do; every other numpy
+    # function raises a TypeError naming the graphc function to use.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        name = ufunc.__name__
+        if method == "__call__" and not kwargs and name in _OPERATOR_UFUNCS:
+            return getattr(dsl, _OPERATOR_UFUNCS[name])(*inputs)
+        if "out" in kwargs:
+            raise TypeError(
+                f"numpy's {name} cannot write a graph node into an array (out=, or an in-place "
+                "operator such as array += node); write array = array + node, which is a node"
+            )
+        if method != "__call__":
+            raise TypeError(_numpy_message(f"{name}.{method}", _UFUNC_METHODS.get((name, method))))
+        raise TypeError(_numpy_message(name))
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise TypeError(_numpy_message(func.__name__))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "a graph node has no value while the graph is being built, so numpy cannot convert "
+            "it to an array; build with graphc's functions (gc.sum, gc.exp ...) and get values "
+            "with gc.evaluate(graph, ...) or gc.compile(graph)(...)"
+        )
 
     # -- methods ------------------------------------------------------------------------------
     def __getitem__(self, index):
@@ -296,6 +323,61 @@ class Node:
 
     def dot(self, other):
         return dsl.matmul(self, other)
+
+
+# numpy's ufuncs behind Python's operators, and the DSL function each one builds.
+_OPERATOR_UFUNCS = {
+    "add": "add",
+    "subtract": "subtract",
+    "multiply": "multiply",
+    "divide": "divide",
+    "true_divide": "divide",
+    "power": "power",
+    "matmul": "matmul",
+    "less": "less",
+    "less_equal": "less_equal",
+    "greater": "greater",
+    "greater_equal": "greater_equal",
+    "equal": "equal",
+    "not_equal": "not_equal",
+    "bitwise_and": "logical_and",  # array & node: graphc's & is on booleans
+    "bitwise_or": "logical_or",
+}
+# numpy names whose graphc counterpart is spelled differently (the others have the same name).
+_NUMPY_SPELLINGS = {
+    "absolute": "gc.abs",
+    "amax": "gc.max",
+    "amin": "gc.min",
+    "negative": "-x",
+    "positive": "+x",
+    "invert": "~x",
+    "bitwise_not": "~x",
+    "clip": "gc.minimum(gc.maximum(x, low), high)",
+    "ravel": "gc.reshape(x, -1)",
+    "tensordot": "gc.matmul",
+    "inner": "gc.matmul",
+    "vdot": "gc.matmul",
+}
+_UFUNC_METHODS = {
+    ("add", "reduce"): "gc.sum",
+    ("multiply", "reduce"): "gc.prod",
+    ("maximum", "reduce"): "gc.max",
+    ("minimum", "reduce"): "gc.min",
+}
+
+
+def _numpy_message(name: str, use: str | None = None) -> str:
+    """The error for numpy's function ``name`` applied to a graph node: what to use instead."""
+    import graphc
+
+    if use is None:
+        use = _NUMPY_SPELLINGS.get(name)
+    if use is None and name in graphc.__all__:
+        use = f"gc.{name}"
+    why = f"numpy's {name} cannot take a graph node (a node has no values until it is evaluated)"
+    if use is None:
+        return f"{why}, and graphc has no {name}; graphc's functions are listed in docs/guide.md"
+    return f"{why}; use {use} to build it into the graph"
 
 
 from graphc import dsl  # noqa: E402  (dsl imports Node: bound after the class exists)

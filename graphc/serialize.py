@@ -68,19 +68,42 @@ def to_dict(graph: Graph) -> dict:
     }
 
 
+def _nodes_at(indices: object, nodes: list[Node], what: str) -> list[Node]:
+    """``nodes[i]`` for each index, which must refer to a node already read (no negative or
+    forward references: the document lists nodes in topological order)."""
+    if not isinstance(indices, list):
+        raise ValueError(f"{what}: expected a list of node indices, got {indices!r}")
+    for i in indices:
+        if type(i) is not int or not 0 <= i < len(nodes):
+            raise ValueError(f"{what}: {i!r} is not the index of an earlier node")
+    return [nodes[i] for i in indices]
+
+
 def from_dict(data: dict) -> Graph:
-    """The graph ``to_dict`` described; every node is re-checked by its op's shape rule."""
-    from graphc.ops.base import make
+    """The graph ``to_dict`` described; every node is re-checked by its op's shape rule.
+
+    That rule is also what refuses input names that are not identifiers (names are data, and
+    never become code; see ``graphc.ops.sources``). Errors name the node's index and op.
+    """
+    from graphc.ops.base import OPS, make
 
     if data.get("format") != FORMAT or data.get("version") != VERSION:
         raise ValueError(f"not a {FORMAT} version {VERSION} document")
     nodes: list[Node] = []
     for record in data["nodes"]:
-        attrs = Attrs({k: _decode(v) for k, v in record["attrs"].items()})
-        node = make(record["op"], tuple(nodes[i] for i in record["args"]), attrs)
+        where = f"node {len(nodes)} ({record.get('op')!r})"
+        if record.get("op") not in OPS:
+            raise ValueError(f"{where}: unknown op; expected one of {', '.join(sorted(OPS))}")
+        args = tuple(_nodes_at(record["args"], nodes, f"{where} arguments"))
+        try:
+            attrs = Attrs({k: _decode(v) for k, v in record["attrs"].items()})
+            node = make(record["op"], args, attrs)
+        except (TypeError, ValueError, KeyError) as error:
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(f"{where}: {error}") from error
         if list(node.shape) != record["shape"] or node.dtype != record["dtype"]:
-            raise ValueError(f"node {len(nodes)} ({record['op']}) does not have its recorded type")
+            raise ValueError(f"{where} does not have its recorded type")
         nodes.append(node)
-    inputs = [nodes[i] for i in data["inputs"]]
-    outputs = [nodes[i] for i in data["outputs"]]
+    inputs = _nodes_at(data["inputs"], nodes, "inputs")
+    outputs = _nodes_at(data["outputs"], nodes, "outputs")
     return Graph(inputs, outputs[0] if data["single_output"] else outputs)

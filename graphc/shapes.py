@@ -3,6 +3,11 @@
 Shapes are tuples of non-negative ints; ``()`` is a scalar. Every function here raises
 ``ValueError`` with a message naming the op and the shapes involved, because these checks run
 when a node is built and the message is what the user sees.
+
+No shape holds more than :data:`MAX_ELEMENTS` elements (``graphc.ops.base.make`` checks every
+node): at 8 bytes an element its size in bytes then fits in an int64, which is what numpy's
+arrays (their views included) and the compiled code's index arithmetic can address. A larger
+element count would wrap around in the native loops and give a silent wrong answer.
 """
 
 from __future__ import annotations
@@ -27,8 +32,21 @@ def as_shape(shape: object, what: str = "shape") -> Shape:
     return tuple(int(d) for d in dims)
 
 
+# The largest element count of a shape: (2**63 - 1) // 8, whatever the dtype, so the rule is
+# one number to remember and the byte size of any graphc dtype fits in an int64.
+MAX_ELEMENTS = (2**63 - 1) // 8
+
+
 def size(shape: Shape) -> int:
     return math.prod(shape)
+
+
+def too_large(op: str, shape: Shape) -> ValueError:
+    """The error for a node of ``op`` whose ``shape`` has more than MAX_ELEMENTS elements."""
+    return ValueError(
+        f"{op}: the shape {fmt(shape)} has {math.prod(shape)} elements, more than the "
+        f"{MAX_ELEMENTS} (2**60 - 1) graphc allows: its size in bytes must fit in int64"
+    )
 
 
 def fmt(shape: Shape) -> str:

@@ -5,12 +5,22 @@ reference evaluator by construction.
 
 Size guard: a folded result may be no larger than the largest constant payload it reads (or a
 scalar). ``broadcast_to(0.0, (1000, 1000))`` therefore stays a broadcast of a scalar instead of
-becoming an 8 MB array, and elementwise ops on such broadcasts fold to a broadcast of the scalar
-result. Folding ``transpose(A)`` of a constant matrix is allowed (same size): CSE then merges it
-with ``A`` when ``A`` is symmetric.
+becoming an 8 MB array. An elementwise op whose result is larger than that is instead computed on
+the payloads themselves (each argument's own array: a constant, or the source of a broadcast
+constant), which numpy broadcasts to a result of their common shape; when that result is within
+the guard, the fold is a broadcast of it. ``broadcast_to(2.0, (3, 2)) * c`` for a ``(3, 1)``
+constant ``c`` folds to ``broadcast_to(2.0 * c, (3, 2))``, while the outer product of a ``(3, 1)``
+and a ``(1, 2)`` constant (6 elements from payloads of 3 and 2) is left alone. Evaluating on the
+payloads is exact: an elementwise op computes each element from the elements broadcasting maps
+to it, which are the same before and after broadcasting the payloads to the full shape.
+
+Folding ``transpose(A)`` of a constant matrix is allowed (same size): CSE then merges it with
+``A`` when ``A`` is symmetric.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -23,10 +33,9 @@ from passes.rewrite import const_array, rewrite
 _NEVER_FOLD = ("input", "const", "stop_gradient")
 
 
-def _payload_size(node: Node) -> int:
-    if node.op == "const":
-        return node.size
-    return node.args[0].size  # broadcast of a constant: the payload is the broadcast source
+def _payload(node: Node) -> np.ndarray:
+    """The array a constant argument stores: itself, or the source of a broadcast constant."""
+    return node.value if node.op == "const" else node.args[0].value
 
 
 def fold_rule(node: Node) -> Node | None:
@@ -37,21 +46,21 @@ def fold_rule(node: Node) -> Node | None:
     if any(v is None for v in values):
         return None
     opdef = OPS[node.op]
-    limit = max(1, *(_payload_size(a) for a in node.args))
+    payloads = [_payload(a) for a in node.args]
+    limit = max(1, *(p.size for p in payloads))
     if node.size <= limit:
         with np.errstate(all="ignore"):
             result = np.asarray(opdef.evaluate(node, *values), dtype=node.dtype)
         return dsl.constant(result.reshape(node.shape), node.dtype)
-    if opdef.kind == "elementwise" and all(
-        a.op == "const" or a.args[0].size == 1 for a in node.args
-    ):
-        # Every argument is a broadcast scalar: compute once, broadcast the result.
-        scalars = [np.asarray(v).reshape(-1)[0] for v in values]
-        with np.errstate(all="ignore"):
-            result = np.asarray(opdef.evaluate(node, *scalars), dtype=node.dtype)
-        if node.op != "broadcast_to":
-            return dsl.broadcast_to(dsl.constant(result, node.dtype), node.shape)
-    return None
+    if opdef.kind != "elementwise":
+        return None
+    # Broadcasting commutes with an elementwise op, so compute on the payloads (numpy broadcasts
+    # them to their common shape, which itself broadcasts to node.shape) and broadcast the result.
+    if math.prod(np.broadcast_shapes(*(p.shape for p in payloads))) > limit:
+        return None
+    with np.errstate(all="ignore"):
+        result = np.asarray(opdef.evaluate(node, *payloads), dtype=node.dtype)
+    return dsl.broadcast_to(dsl.constant(result, node.dtype), node.shape)
 
 
 _RULES = {name: fold_rule for name in OPS if name not in _NEVER_FOLD}

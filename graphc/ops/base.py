@@ -17,11 +17,14 @@ everything the system knows about the op, so adding an op touches one record:
   from ops it does (applied by the ``expand`` pass just before lowering).
 
 Invariant: rules only build nodes through :func:`make` and the DSL, so every node they create is
-shape-checked like a user's.
+shape-checked like a user's. :func:`make` and :func:`rebuild` (through which every node but a
+constant, whose payload is an existing array, is built) refuse shapes of more than
+``shapes.MAX_ELEMENTS`` elements, whichever op's rule produced them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import is_not
@@ -29,7 +32,7 @@ from typing import Any
 
 from graphc import dtypes
 from graphc.node import NO_ATTRS, Attrs, Node, current_origin
-from graphc.shapes import Shape, broadcast_axes
+from graphc.shapes import MAX_ELEMENTS, Shape, broadcast_axes, too_large
 
 Infer = Callable[[tuple[Node, ...], Attrs], tuple[Shape, str]]
 Vjp = Callable[[Node, Node], tuple[Node | None, ...]]
@@ -82,6 +85,10 @@ def register(*opdefs: OpDef) -> None:
 def make(op: str, args: tuple[Node, ...], attrs: Attrs = NO_ATTRS) -> Node:
     """Build a node of ``op``: its shape and dtype come from the op's rule, which checks args."""
     shape, dtype = OPS[op].infer(args, attrs)
+    # A shape that is its first argument's (the common case: elementwise rules return that very
+    # tuple) was checked when that argument was built; only new shapes pay for the product.
+    if shape and (not args or shape is not args[0].shape) and math.prod(shape) > MAX_ELEMENTS:
+        raise too_large(f"input {attrs['name']!r}" if op == "input" else op, shape)
     return Node(op, args, attrs, shape, dtype, current_origin())
 
 
@@ -90,6 +97,8 @@ def rebuild(node: Node, args: tuple[Node, ...]) -> Node:
     if len(args) == len(node.args) and not any(map(is_not, args, node.args)):
         return node
     shape, dtype = OPS[node.op].infer(args, node.attrs)
+    if shape and (not args or shape is not args[0].shape) and math.prod(shape) > MAX_ELEMENTS:
+        raise too_large(node.op, shape)
     return Node(node.op, args, node.attrs, shape, dtype, node.origin)
 
 

@@ -10,6 +10,9 @@ Derivative conventions, documented for users in ``docs/guide.md``:
   (seed = cotangent) and the jvp (seed = tangent);
 - ``abs'(0) = 0`` (``sign(0) = 0``), ``sqrt'(0) = +inf``, ``maximum``/``minimum`` split the
   cotangent equally between tied arguments;
+- ``pow``: ``d(a^b)/da = b * a^(b-1)`` with the exponent 0 where ``b == 0`` (so ``x**0`` has
+  derivative 0 and ``x**n`` every derivative at 0); ``d(a^b)/db = a^b log a``, but 0 at ``a = 0``
+  with ``b >= 0``;
 - comparisons, ``sign``, logic ops and ``stop_gradient`` are not differentiable: zero, not error;
 - ``where(c, a, b)`` sends the cotangent to the taken branch and zero to the other one; a branch
   whose *derivative* is nan or inf where it is not taken still poisons the result through
@@ -114,7 +117,10 @@ def _infer_numeric(op: str):
 
 
 def _infer_cast(args, attrs):
-    return args[0].shape, attrs["dtype"]
+    dtype = attrs["dtype"]
+    if dtype not in dtypes.DTYPES:  # astype canonicalises; a loaded document must be canonical
+        raise TypeError(f"cast: dtype {dtype!r} is not one of {', '.join(dtypes.DTYPES)}")
+    return args[0].shape, dtype
 
 
 def _infer_where(args, attrs):
@@ -168,6 +174,10 @@ def _lower_arith(kind: str):
 def _lower_compare(pred: str):
     def lower(em, node, a, b):
         dtype = dtypes.promote(a.dtype, b.dtype)
+        if dtype == dtypes.BOOL and pred not in ("eq", "ne"):
+            # Integer compares are signed, and a signed i1 reads true as -1 (true < false):
+            # order booleans as the integers 0 and 1, as numpy does.
+            dtype = dtypes.INT64
         return em.cmp(pred, em.cast(a, dtype), em.cast(b, dtype))
 
     return lower
@@ -298,8 +308,22 @@ def _cast_jvp(node, tangents):
     return dsl.astype(t, node.dtype)
 
 
+_INT64_MIN, _INT64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+
+
 def _eval_cast(node, x):
-    return np.asarray(x).astype(node.dtype)
+    x = np.asarray(x)
+    if node.dtype != dtypes.INT64 or x.dtype.kind != "f":
+        return x.astype(node.dtype)
+    # Float to int64 saturates, as compiled code does (LLVM's fptosi.sat): nan -> 0, values at or
+    # beyond +-2**63 (inf included) -> the nearest bound. numpy's astype leaves these to C, where
+    # they are undefined (x86-64 gives INT64_MIN for all of them, ARM saturates); one defined
+    # answer keeps the evaluator, constant folding and compiled code bitwise equal.
+    with np.errstate(invalid="ignore"):
+        result = np.asarray(x.astype(np.int64))
+    result = np.where(x >= 2.0**63, _INT64_MAX, result)
+    result = np.where(x < -(2.0**63), _INT64_MIN, result)
+    return np.where(np.isnan(x), 0, result)
 
 
 def _lower_cast(em, node, x):
@@ -315,7 +339,7 @@ OTHER_UNARY = [
         _cast_vjp,
         _cast_jvp,
         _lower_cast,
-        doc="convert to another dtype (astype)",
+        doc="convert to another dtype (astype); float to int64 saturates, nan gives 0",
         arity=1,
     ),
     # Identity forward; its derivative is zero. Used by logsumexp and by users.
@@ -401,11 +425,31 @@ def _div_jvp(node, tangents):
     return numerator / b
 
 
+def _pow_exponent_minus_one(b):
+    """``b - 1``, except 0 where ``b == 0``: the exponent of ``d(a^b)/da = b * a^(b-1)``.
+
+    At ``b == 0`` the derivative is 0 for every ``a`` (``a^0`` is 1 everywhere), but
+    ``0 * a^-1`` is ``0 * inf = nan`` at ``a = 0``; ``0 * a^0`` is 0. The guard is on the
+    exponent, not a ``where`` around the product, so the derivative of the derivative has no
+    ``0 * inf`` either (the double-where trap): ``x**n`` at 0 has all its derivatives.
+    For a constant exponent the guarded exponent is a constant, so the next derivative sees a
+    constant exponent again (and a graph as small as ``b - 1`` would be).
+    """
+    if b.op == "const":
+        dtype = dtypes.float_result(b.dtype)  # the dtype of b - 1.0 (a weak Python float)
+        value = np.asarray(b.value, dtype=dtype)
+        return dsl.constant(np.where(value == 0, 0, value - 1), dtype)
+    return dsl.where(b == 0.0, 0.0, b - 1.0)
+
+
 def _pow_partials(node):
     a, b = node.args
-    d_a = b * dsl.power(a, b - 1.0)
-    # d(a^b)/db = a^b log a; at a = 0 (where a^b is 0 or 1) we take 0 rather than 0 * -inf.
-    d_b = node * dsl.log(dsl.where(a == 0.0, 1.0, a))
+    d_a = b * dsl.power(a, _pow_exponent_minus_one(b))
+    # d(a^b)/db = a^b log a. At a = 0 and b >= 0, a^b is 0 (b > 0; 1 at b = 0) and constant in b
+    # to the right, so the derivative is 0 (b = 0 takes the right-hand one) where the formula
+    # gives 0 * -inf; log reads 1 there (a guard inside, so higher derivatives see no 0 * inf).
+    # At a = 0 and b < 0 the formula stands: inf * -inf = -inf, the limit as a -> 0+.
+    d_b = node * dsl.log(dsl.where((a == 0.0) & (b >= 0.0), 1.0, a))
     return d_a, d_b
 
 

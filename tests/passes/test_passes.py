@@ -386,21 +386,26 @@ def test_fold_constants_golden_and_size_guard():
             gc.zeros((1000, 1000)) + 1.0,  # folds to a broadcast scalar, not an 8 MB array
             gc.sum(gc.ones((50, 50))),
             x + gc.broadcast_to(gc.constant(2.0), (3,)) * 3.0,
-            gc.broadcast_to(c, (100, 3)) * 2.0,  # 300 elements from a 3-element payload: kept
+            # 300 elements: computed on the 3-element payload, then broadcast.
+            gc.broadcast_to(c, (100, 3)) * 2.0,
+            # An outer product: 6 elements from payloads of 3 and 2 elements: kept.
+            gc.reshape(c, (3, 1)) * gc.constant([[10.0, 20.0]]),
         ],
     )
     folded = apply("fold_constants", graph)
     assert str(folded) == golden("""
         graph(%x: f64[3]):
-          %0: f64[3] = const [0., 1., 2.]
-          %1: f64[3] = const [ 2.      ,  5.436564, 14.778112]
-          %2: f64[3] = add %x %1
-          %3: f64[1000,1000] = broadcast_to[shape=(1000, 1000)] 1.0
-          %4: f64[3] = broadcast_to[shape=(3,)] 6.0
-          %5: f64[3] = add %x %4
-          %6: f64[100,3] = broadcast_to[shape=(100, 3)] %0
-          %7: f64[100,3] = mul %6 2.0
-          return %2, %3, 2500.0, %5, %7
+          %0: f64[3] = const [ 2.      ,  5.436564, 14.778112]
+          %1: f64[3] = add %x %0
+          %2: f64[1000,1000] = broadcast_to[shape=(1000, 1000)] 1.0
+          %3: f64[3] = broadcast_to[shape=(3,)] 6.0
+          %4: f64[3] = add %x %3
+          %5: f64[3] = const [0., 2., 4.]
+          %6: f64[100,3] = broadcast_to[shape=(100, 3)] %5
+          %7: f64[3,1] = const [0., 1., 2.]
+          %8: f64[1,2] = const [10., 20.]
+          %9: f64[3,2] = mul %7 %8
+          return %1, %2, 2500.0, %4, %6, %9
     """)
     biggest_payload = max(n.size for n in graph.nodes if n.op == "const")
     assert all(n.size <= biggest_payload for n in folded.nodes if n.op == "const")

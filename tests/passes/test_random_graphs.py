@@ -10,7 +10,10 @@ their inputs sometimes hold nan, inf and -0.0 (see ``helpers.random_graphs``). C
 - the default pipeline keeps the values of graphs without log and exp (on which ``stabilize``,
   the one pass that changes values on purpose, has nothing to do) and reaches a fixpoint;
 - with every op, ``stabilize`` and the pipeline keep graphs valid and values close wherever the
-  naive graph is finite; with ``unsafe_math`` the pipeline keeps graphs valid and typed.
+  naive graph is finite; with ``unsafe_math`` the pipeline keeps graphs valid and typed;
+- graphs over constants whose shapes broadcast against each other (outer products, broadcasts
+  of small payloads, constant weights meeting inputs, and their gradients) keep their values
+  through ``gc.optimize`` and ``gc.compile`` (constant folding once collapsed them).
 """
 
 from __future__ import annotations
@@ -100,3 +103,87 @@ def test_unsafe_pipeline_keeps_graphs_valid(case):
     assert_no_growth(new, graph)
     for got, want in zip(outputs(new, *args), outputs(graph, *args)):
         assert got.shape == want.shape and got.dtype == want.dtype
+
+
+# -- folding constants that broadcast ----------------------------------------------------------
+
+# Shapes that all broadcast to (4, 2, 3), so any two combine: payloads of 1 to 24 elements whose
+# elementwise results range from no larger than the biggest payload (folded to a constant, or to
+# a broadcast of a small one) to outer products (left alone by the size guard).
+_CONST_SHAPES = ((), (1,), (3,), (1, 3), (2, 1), (2, 3), (1, 1, 3), (4, 1, 1), (4, 2, 1), (4, 2, 3))
+_CONST_BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: gc.abs(a) ** b,
+    "maximum": gc.maximum,
+    "where": lambda a, b: gc.where(a > b, b, a * 3.0),
+}
+_CONST_UNARY = {
+    "neg": lambda x: -x,
+    "sin": gc.sin,
+    "sqrt": lambda x: gc.sqrt(gc.abs(x)),
+    "cast": lambda x: gc.astype(gc.astype(x, "float32"), "float64"),
+    "sum": lambda x: gc.sum(x, axis=-1, keepdims=True) if x.ndim else x,
+}
+
+
+@st.composite
+def broadcast_constant_graphs(draw):
+    """``(graph, args)``: elementwise ops, broadcasts and reductions over constants of distinct
+    elements whose shapes broadcast against each other, multiplied by inputs ``s: f64[]`` and
+    ``X: f64[2, 3]`` (also through ``X @ w`` for a constant ``w``), with their gradient."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def fresh_constant() -> gc.Node:
+        shape = _CONST_SHAPES[draw(st.integers(0, len(_CONST_SHAPES) - 1))]
+        value = np.round(rng.uniform(-3.0, 3.0, shape), 2)  # distinct: a collapse shows
+        if draw(st.integers(0, 4)) == 0:
+            value = np.where(rng.random(shape) < 0.3, rng.choice(SPECIALS, shape), value)
+        return gc.constant(value)
+
+    s, x = gc.scalar("s"), gc.matrix("X", 2, 3)
+    pool = [fresh_constant() for _ in range(draw(st.integers(2, 4)))]
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["binary", "unary", "broadcast", "constant", "matmul"]))
+        a = pool[draw(st.integers(0, len(pool) - 1))]
+        b = pool[draw(st.integers(0, len(pool) - 1))]
+        try:
+            if kind == "binary":
+                new = _CONST_BINARY[draw(st.sampled_from(sorted(_CONST_BINARY)))](a, b)
+            elif kind == "unary":
+                new = _CONST_UNARY[draw(st.sampled_from(sorted(_CONST_UNARY)))](a)
+            elif kind == "broadcast":
+                new = gc.broadcast_to(a, draw(st.sampled_from([(3,), (2, 3), (4, 2, 3)])))
+            elif kind == "constant":
+                new = fresh_constant()
+            else:  # X @ w, the shape of a linear layer with constant weights
+                new = x @ gc.constant(np.round(rng.uniform(-2.0, 2.0, (3,) + a.shape[-1:]), 2))
+        except ValueError:  # shapes that do not fit together: skip the step
+            continue
+        pool.append(new)
+    picked = [pool[-1]] + [
+        pool[i] for i in draw(st.lists(st.integers(0, len(pool) - 1), max_size=2))
+    ]
+    outs = [s * node for node in picked]
+    total = gc.sum(outs[0]) + gc.sum(gc.sum(x * 0.5) * outs[-1])
+    outs += gc.grad(total, [s, x])
+    graph = gc.Graph([s, x], outs)
+    return graph, [1.5, np.round(rng.uniform(-2.0, 2.0, (2, 3)), 2)]
+
+
+SPECIALS = (0.0, -0.0, float("nan"), float("inf"), -float("inf"))
+
+
+@settings(SETTINGS, max_examples=25)
+@given(broadcast_constant_graphs())
+def test_folding_broadcast_constants_keeps_values(case):
+    """Regression: fold_constants used to read the first element of every constant when a
+    result was larger than the constants it read, so ``s * ([[1], [2], [3]] * [[10, 20]])`` was
+    all 10s (optimized and compiled); and so was ``grad(sum((X @ w) * c), X)``."""
+    graph, args = case
+    want = outputs(graph, *args)
+    assert_same_values(outputs(gc.optimize(graph, verify=True), *args), want)
+    compiled = gc.compile(graph)(*args)
+    assert_same_values([compiled] if graph.single_output else compiled, want, rtol=1e-9, atol=1e-12)
