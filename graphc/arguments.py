@@ -127,4 +127,8 @@ def _converted(
     rule = "same_kind" if python_number or scalar else "safe"
     if not np.can_cast(array.dtype, dtype, rule):
         raise TypeError(f"{_wanted(node)}, got dtype {array.dtype}, which does not convert safely")
+    if dtype.kind == "i" and array.dtype.kind == "u" and array.size:
+        # "same_kind" lets uint64 through, whose upper half would wrap to negative numbers.
+        if int(array.max()) > INT64_MAX:
+            raise OverflowError(f"{_wanted(node)}, got {array.max()}, which does not fit in int64")
     return array.astype(dtype, copy=False)

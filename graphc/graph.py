@@ -260,7 +260,9 @@ class Graph:
         result = nx.DiGraph()
         keys = {}
         for i, node in enumerate(self.nodes):
-            key = names[node] if not (node.op == "const" and node.ndim == 0) else f"%c{i}"
+            # Scalar constants print as literals; their keys use '#', which no input name
+            # (an identifier) or '%k' number can contain.
+            key = names[node] if not (node.op == "const" and node.ndim == 0) else f"#const{i}"
             keys[node] = key
             result.add_node(
                 key,

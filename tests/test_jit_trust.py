@@ -131,3 +131,24 @@ def test_a_cache_entry_under_another_key_is_not_run(tmp_path):
     fn = gc.compile(square, cache=str(tmp_path))
     assert fn.stats["cache"] == "miss" and fn(3.0) == 9.0
     assert gc.compile(square, cache=str(tmp_path)).stats["cache"] == "hit"
+
+
+def test_boolean_order_and_unsigned_64_bit_arguments():
+    a, b = gc.tensor("a", (4,), "bool"), gc.tensor("b", (4,), "bool")
+    graph = gc.Graph([a, b], [a < b, a <= b, a > b, a >= b])
+    x = np.array([False, False, True, True])
+    y = np.array([False, True, False, True])
+    for got, want in zip(gc.compile(graph, cache=False)(x, y), [x < y, x <= y, x > y, x >= y]):
+        np.testing.assert_array_equal(got, want)
+    k = gc.scalar("k", "int64")
+    fn = gc.compile(gc.Graph([k], k + 1), cache=False)
+    assert fn(np.uint64(2**63 - 2)) == 2**63 - 1
+    with pytest.raises(OverflowError, match="int64"):
+        fn(np.uint64(2**63))
+    with pytest.raises(OverflowError, match="int64"):
+        gc.evaluate(gc.Graph([k], k + 1), np.uint64(2**64 - 1))
+
+
+def test_networkx_keys_of_constants_never_collide_with_input_names():
+    c2, x = gc.scalar("c2"), gc.scalar("x")
+    assert len(gc.Graph([c2, x], [c2 * 2.0 + x]).to_networkx()) == 5

@@ -40,6 +40,9 @@ _FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
 _INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul"}
 _FLOAT_CMP = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
 _INT_CMP = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}
+# Booleans order as the integers 0 and 1 (numpy's rule): unsigned, since a signed i1 reads true
+# as -1.
+_BOOL_CMP = {"lt": "ult", "le": "ule", "gt": "ugt", "ge": "uge", "eq": "eq", "ne": "ne"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +321,8 @@ class FunctionBuilder:
         dtype = self._same(pred, a, b)
         if dtype in dtypes.FLOATS:
             return self.instr(dtypes.BOOL, f"fcmp {_FLOAT_CMP[pred]} {a.type} {a.text}, {b.text}")
-        return self.instr(dtypes.BOOL, f"icmp {_INT_CMP[pred]} {a.type} {a.text}, {b.text}")
+        table = _BOOL_CMP if dtype == dtypes.BOOL else _INT_CMP
+        return self.instr(dtypes.BOOL, f"icmp {table[pred]} {a.type} {a.text}, {b.text}")
 
     def isnan(self, a: Value) -> Value:
         return self.instr(dtypes.BOOL, f"fcmp uno {a.type} {a.text}, 0.0")

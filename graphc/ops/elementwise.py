@@ -174,10 +174,6 @@ def _lower_arith(kind: str):
 def _lower_compare(pred: str):
     def lower(em, node, a, b):
         dtype = dtypes.promote(a.dtype, b.dtype)
-        if dtype == dtypes.BOOL and pred not in ("eq", "ne"):
-            # Integer compares are signed, and a signed i1 reads true as -1 (true < false):
-            # order booleans as the integers 0 and 1, as numpy does.
-            dtype = dtypes.INT64
         return em.cmp(pred, em.cast(a, dtype), em.cast(b, dtype))
 
     return lower
