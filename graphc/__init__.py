@@ -14,6 +14,7 @@ them as native code::
 This module only re-exports the public API; each piece lives in its own module.
 """
 
+from graphc import linalg
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
 from graphc.dsl import (
@@ -95,6 +96,7 @@ __all__ = [
     "hvp",
     "jacobian",
     "jvp",
+    "linalg",
     "log",
     "log1p",
     "logical_and",

@@ -231,12 +231,33 @@ def softmax(x: object, axis: object = -1) -> Node:
 
 
 def matmul(a: object, b: object) -> Node:
-    """Matrix product of 1-D and 2-D operands, as ``numpy.matmul``."""
+    """Matrix product, as ``numpy.matmul``: 1-D and 2-D operands, and stacks of matrices whose
+    leading (batch) axes broadcast. A scalar operand raises (use ``*``)."""
     a, b = as_node(a), as_node(b)
     return make("matmul", (a, b))
 
 
-dot = matmul
+def dot(a: object, b: object) -> Node:
+    """``numpy.dot``: a product with a scalar is a multiply; with 1-D and 2-D operands (and
+    whenever ``a`` is 1-D or ``b`` at most 2-D) it is ``matmul``; otherwise it sums over the
+    last axis of ``a`` and the second-to-last of ``b``, ``dot(a, b)[i..., j..., n] =
+    sum(a[i..., :] * b[j..., :, n])`` (not matmul's batching)."""
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return multiply(a, b)
+    if a.ndim == 1 or b.ndim <= 2:
+        return matmul(a, b)
+    k = b.shape[-2]
+    if a.shape[-1] != k:
+        raise ValueError(
+            f"dot: shapes {fmt(a.shape)} and {fmt(b.shape)} are not aligned: the last axis of "
+            f"the first ({a.shape[-1]}) must equal the second-to-last axis of the second ({k})"
+        )
+    # b's contracted axis first, then b is one (k, everything else) matrix.
+    b_first = transpose(b, (b.ndim - 2, *range(b.ndim - 2), b.ndim - 1))
+    rows = reshape(a, (math.prod(a.shape[:-1]), k))
+    product = matmul(rows, reshape(b_first, (k, math.prod(b.shape[:-2]) * b.shape[-1])))
+    return reshape(product, a.shape[:-1] + b.shape[:-2] + b.shape[-1:])
 
 
 # -- shapes -----------------------------------------------------------------------------------

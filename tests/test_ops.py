@@ -8,7 +8,12 @@ shapes (with broadcasting cases) and domains. For every case:
 - the vjp agrees with central finite differences, the jvp with a directional finite
   difference, and the two agree with each other through ``<u, J v> == <J^T u, v>``;
 - arguments the op is not differentiable in (comparisons, sign, logic, integer and boolean
-  inputs) get zero cotangents and tangents, never an error.
+  inputs) get zero cotangents and tangents, never an error;
+- compiled code agrees with the evaluator on the value and, for differentiable cases, the vjp.
+
+Linear algebra draws its matrices from the domains of :data:`MATRIX_DOMAINS` (invertible and
+needing row swaps, diagonally dominant, symmetric positive definite), so finite differences
+and float32 are reliable.
 
 Below the table: the documented behaviour at kinks (abs'(0) = 0, sqrt'(0) = +inf, ties of
 maximum/minimum and of max/min reductions share the derivative, prod with one and two zeros).
@@ -25,7 +30,8 @@ from helpers import function_of, numeric_jvp, numeric_vjp, outputs, random_array
 
 import graphc as gc
 from graphc import dsl
-from graphc.ops import OPS
+from graphc.node import Attrs
+from graphc.ops import OPS, make
 from graphc.ops.base import arity
 
 # -- the table --------------------------------------------------------------------------------
@@ -48,6 +54,7 @@ class Case:
     fd_h: float = 1e-6
     fd_rtol: float = 1e-6
     label: str = ""
+    value_rtol: tuple[float, float] = (1e-14, 1e-6)  # against ref: float64, float32
 
 
 ELEMENTWISE_SHAPES = [(2, 3), ()]
@@ -106,6 +113,66 @@ def comparison(build, ref) -> list[Case]:
     # Equal elements on purpose: eq/ne/le/ge must see ties.
     cases.append(Case(lambda x: build(x, x), lambda x: ref(x, x), ((4,),), ("real",), "zero"))
     return cases
+
+
+def matrix_array(rng: np.random.Generator, shape, dtype: str, domain: str) -> np.ndarray:
+    """A square matrix from ``domain`` (see MATRIX_DOMAINS), well conditioned for any n."""
+    n = shape[-1]
+    dominant = rng.standard_normal(shape) + n * np.eye(n)
+    if domain == "invertible":  # rows rolled: partial pivoting has to swap every step
+        values = dominant[np.roll(np.arange(n), 1)]
+    elif domain == "spd":
+        values = dominant @ dominant.T
+    else:
+        values = dominant
+    return np.asarray(values, dtype=dtype)
+
+
+MATRIX_DOMAINS = ("invertible", "dominant", "spd")
+
+
+def lu_reference(a):
+    """Partial pivoting written out element by element (the first largest magnitude wins)."""
+    n = a.shape[0]
+    lu = [list(row) for row in a]  # numpy scalars: arithmetic in the input's dtype
+    pivots = []
+    for k in range(n):
+        p = max(range(k, n), key=lambda i: (abs(lu[i][k]), -i))
+        pivots.append(p)
+        lu[k], lu[p] = lu[p], lu[k]
+        for i in range(k + 1, n):
+            lu[i][k] = lu[i][k] / lu[k][k]
+            for j in range(k + 1, n):
+                lu[i][j] = lu[i][j] - lu[i][k] * lu[k][j]
+    return np.array(lu + [pivots], dtype=a.dtype)
+
+
+def lu_factor(a):
+    return make("lu_factor", (a,))
+
+
+def triangle(a, lower, unit, trans):
+    """The matrix solve_triangular solves with: one triangle of ``a``, maybe transposed."""
+    t = np.tril(a) if lower else np.triu(a)
+    if unit:
+        np.fill_diagonal(t, 1.0)
+    return t.T if trans in (1, "T") else t
+
+
+LINALG_RTOL = (1e-12, 2e-5)  # against LAPACK: our order of operations is not its
+
+
+def square_cases(build, ref, domain="invertible", derivative="fd"):
+    return [
+        Case(build, ref, ((n, n),), (domain,), derivative, label=f"{n}x{n}", value_rtol=rtol)
+        for n, rtol in ((1, (1e-14, 1e-6)), (4, (1e-14, 1e-6)))
+    ]
+
+
+def system_cases(build, ref, domain="invertible", **kw):
+    return [
+        Case(build, ref, ((3, 3), b), (domain, "real"), label=f"b{b}", **kw) for b in ((3,), (3, 2))
+    ]
 
 
 TABLE: dict[str, list[Case]] = {
@@ -223,6 +290,72 @@ TABLE: dict[str, list[Case]] = {
     "matmul": [
         Case(lambda a, b: a @ b, np.matmul, (sa, sb), ("real", "real"), label=f"{sa}@{sb}")
         for sa, sb in [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,))]
+    ]
+    + [
+        Case(lambda a, b: a @ b, np.matmul, (sa, sb), ("real", "real"), label=f"{sa}@{sb}")
+        for sa, sb in [
+            ((2, 3, 4), (2, 4, 5)),
+            ((2, 3, 4), (4, 5)),
+            ((3, 4), (2, 4, 5)),
+            ((2, 1, 3, 4), (3, 4, 2)),
+            ((4,), (2, 4, 5)),
+            ((2, 3, 4), (4,)),
+        ]
+    ],
+    "solve": system_cases(gc.linalg.solve, np.linalg.solve),
+    "inv": square_cases(gc.linalg.inv, np.linalg.inv),
+    "det": square_cases(gc.linalg.det, np.linalg.det),
+    "slogdet_sign": square_cases(
+        lambda a: gc.linalg.slogdet(a).sign, lambda a: np.linalg.slogdet(a)[0], derivative="zero"
+    ),
+    "logabsdet": square_cases(
+        lambda a: gc.linalg.slogdet(a).logabsdet, lambda a: np.linalg.slogdet(a)[1]
+    ),
+    "cholesky": square_cases(gc.linalg.cholesky, np.linalg.cholesky, "spd"),
+    "solve_triangular": [
+        Case(
+            lambda a, b, lower=lower, unit=unit, trans=trans: gc.linalg.solve_triangular(
+                a, b, trans, lower, unit
+            ),
+            lambda a, b, lower=lower, unit=unit, trans=trans: np.linalg.solve(
+                triangle(a, lower, unit, trans), b
+            ),
+            ((3, 3), b),
+            ("dominant", "real"),
+            label=f"{'lower' if lower else 'upper'}{' unit' if unit else ''} T{trans} b{b}",
+            value_rtol=LINALG_RTOL,
+        )
+        for lower, unit, trans, b in [
+            (True, False, 0, (3,)),
+            (False, False, 0, (3, 2)),
+            (True, True, 0, (3, 2)),
+            (False, True, 1, (3,)),
+            (True, False, "T", (3, 2)),
+        ]
+    ],
+    # the lowering ops (built by the expand pass; never differentiated)
+    "lu_factor": [Case(lu_factor, lu_reference, ((4, 4),), ("invertible",), "none")],
+    "lu_solve": [
+        Case(
+            lambda a, b, trans=trans: make("lu_solve", (lu_factor(a), b), Attrs(trans=trans)),
+            lambda a, b, trans=trans: np.linalg.solve(a.T if trans else a, b),
+            ((4, 4), b),
+            ("invertible", "real"),
+            "none",
+            label=f"trans={trans} b{b}",
+            value_rtol=LINALG_RTOL,
+        )
+        for trans, b in [(False, (4,)), (True, (4,)), (False, (4, 3)), (True, (4, 3))]
+    ],
+    "lu_inv": [
+        Case(
+            lambda a: make("lu_inv", (lu_factor(a),)),
+            np.linalg.inv,
+            ((4, 4),),
+            ("invertible",),
+            "none",
+            value_rtol=LINALG_RTOL,
+        )
     ],
     # shapes
     "reshape": [
@@ -306,7 +439,7 @@ def test_op_record_is_complete(name):
         "view",
         "concat",
         "unslice",
-    }
+    } or (opdef.lower is not None or opdef.expand is not None)  # its own loop nest, or expanded
     assert callable(opdef.infer) and callable(opdef.evaluate)
     # Forward and reverse mode cover the same ops: a vjp rule without a jvp rule (or the other
     # way round) would make jvp and vjp disagree about what is differentiable.
@@ -333,7 +466,9 @@ def setup(case: Case, dtype: str, seed: int = 0):
         for i, (shape, domain) in enumerate(zip(case.shapes, case.domains))
     ]
     args = [
-        random_array(rng, shape, input_dtype(domain, dtype), domain, salt=i)
+        matrix_array(rng, shape, dtype, domain)
+        if domain in MATRIX_DOMAINS
+        else random_array(rng, shape, input_dtype(domain, dtype), domain, salt=i)
         for i, (shape, domain) in enumerate(zip(case.shapes, case.domains))
     ]
     return nodes, case.build(*nodes), args, rng
@@ -358,7 +493,7 @@ def test_evaluate_matches_numpy(name, case):
         want = np.asarray(case.ref(*args))
         assert got.shape == want.shape == out.shape
         assert got.dtype == want.dtype == np.dtype(out.dtype), (got.dtype, want.dtype, dtype)
-        rtol = 1e-14 if got.dtype == np.float64 else 1e-6
+        rtol = case.value_rtol[0 if got.dtype == np.float64 else 1]
         np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
 
 
@@ -444,6 +579,43 @@ def test_non_differentiable_args_get_zero_not_errors(name, case):
     for value, node in zip(got, nodes):
         assert value.shape == node.shape and not value.any()
     assert not got[-2].any() and not got[-1].any()
+
+
+# -- compiled code ------------------------------------------------------------------------------
+
+
+# Elementwise ops, reductions and views are compiled op by op in tests/test_jit.py (with nan,
+# inf and broadcasting); the ops with loop nests of their own, or expanded into others, here.
+LOOP_NEST_CASES = [
+    p for p in CASES if OPS[p.values[0]].kind not in ("elementwise", "reduce", "view", "const")
+]
+
+
+@pytest.mark.parametrize("name, case", LOOP_NEST_CASES)
+def test_compiled_matches_evaluated(name, case):
+    """The value and (for differentiable cases) the vjp, compiled, against the evaluator:
+    normwise per output, to 1e-11 in float64 and 1e-4 in float32 (sums in another order than
+    numpy's; factorisations in another order than LAPACK's)."""
+    for dtype in case.dtypes:
+        nodes, out, args, rng = setup(case, dtype, seed=3)
+        results = [out]
+        if case.derivative == "fd":
+            results += [
+                gc.vjp(out, nodes, rng.standard_normal(out.shape))[i]
+                for i in float_positions(nodes)
+            ]
+        graph = gc.Graph(nodes, results)
+        got = gc.compile(graph)(*args)
+        want = gc.evaluate(graph, *args)
+        if graph.single_output:
+            got, want = (got,), (want,)
+        rtol = 1e-11 if dtype == "float64" else 1e-4
+        for g, w in zip(got, want):
+            g, w = np.asarray(g), np.asarray(w)
+            assert g.shape == w.shape and g.dtype == w.dtype
+            finite = w[np.isfinite(w)] if w.dtype.kind == "f" else np.zeros(0)
+            scale = float(np.max(np.abs(finite), initial=0.0))
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * scale, equal_nan=True)
 
 
 # -- kinks, ties and zeros: the documented choices ---------------------------------------------

@@ -347,66 +347,90 @@ class KernelEmitter:
             self.close_loops(states)
 
     def emit_matmul(self, kernel: Kernel) -> None:
+        """``C = A @ B`` for 1-D and 2-D operands and for stacks of matrices: one loop nest over
+        the (broadcast) batch axes of the result around the 2-D product; each operand's matrix
+        is found through its own batch strides (0 along an axis it is broadcast on)."""
         node = kernel.root
         a, b = node.args
         dtype = node.dtype
         la, lb = self.plan.layouts[a], self.plan.layouts[b]
         # A broadcast scalar operand is read once, before any loop (its strides are all 0).
         constant = {x: self.scalar(x) for x, lx in ((a, la), (b, lb)) if lx == SCALAR}
-        sa = (0, 0) if la == SCALAR else la.strides  # type: ignore[union-attr]
-        sb = (0, 0) if lb == SCALAR else lb.strides  # type: ignore[union-attr]
-        # View both operands as 2-D: (m, k) @ (k, n).
+        full_a = (0,) * a.ndim if la == SCALAR else la.strides  # type: ignore[union-attr]
+        full_b = (0,) * b.ndim if lb == SCALAR else lb.strides  # type: ignore[union-attr]
+        # Split each operand into batch axes and a matrix (or vector) core.
+        lead_a, lead_b = a.ndim - min(a.ndim, 2), b.ndim - min(b.ndim, 2)
+        batch = node.shape[: node.ndim - (a.ndim > 1) - (b.ndim > 1)]
+        batch_a = align_strides(full_a[:lead_a], a.shape[:lead_a], batch)
+        batch_b = align_strides(full_b[:lead_b], b.shape[:lead_b], batch)
+        sa, sb = full_a[lead_a:], full_b[lead_b:]
+        # View both cores as 2-D: (m, k) @ (k, n).
         if a.ndim == 1:
             m, k, sa = 1, a.shape[0], (0, sa[0])
         else:
-            m, k = a.shape
+            m, k = a.shape[-2:]
         if b.ndim == 1:
             n, sb = 1, (sb[0], 0)
         else:
-            n = b.shape[1]
+            n = b.shape[-1]
         layout = self.plan.layouts[node]
         scalar_result = layout == SCALAR
+        sc: tuple[int, ...]
+        batch_c: tuple[int, ...]
         if scalar_result:
-            sc = (0, 0)
+            sc, batch_c = (0, 0), ()
         else:
             assert isinstance(layout, Layout)
+            batch_c, core_c = layout.strides[: len(batch)], layout.strides[len(batch) :]
             if a.ndim == 1:
-                sc = (0, layout.strides[0])
+                sc = (0, core_c[0])
             elif b.ndim == 1:
-                sc = (layout.strides[0], 0)
+                sc = (core_c[0], 0)
             else:
-                sc = layout.strides
+                sc = core_c
         zero = self.fb.const(0.0 if dtype in dtypes.FLOATS else 0, dtype)
         flags = "reassoc" if self.fb.reassociate else ""
+        if node.size == 0:
+            return
+        if k == 0:
+            if scalar_result:
+                self.result = zero
+            else:
+                self._fill(layout, node.shape, zero)  # type: ignore[arg-type]
+            return
+        dims, (bc, ba, bb) = collapse(batch, [batch_c, batch_a, batch_b])
+        batch_indices, batch_loops = self.open_loops(dims)
+        base_a, base_b, base_c = (self.offset(s, batch_indices) for s in (ba, bb, bc))
 
-        def element(operand: Node, strides, i, j) -> Value:
+        def at(base, strides, i, j):
+            offset = self.offset(strides, [i, j])
+            if base == 0 or offset == 0:
+                return offset if base == 0 else base
+            return self.fb.index_arith("add nsw", base, offset)
+
+        def element(operand: Node, base, strides, i, j) -> Value:
             if operand in constant:
                 return self.fb.cast(constant[operand], dtype)
             layout_ = self.plan.layouts[operand]
-            pointer = self.element_pointer(layout_, self.offset(strides, [i, j]))
+            pointer = self.element_pointer(layout_, at(base, strides, i, j))
             return self.fb.cast(self.fb.load(pointer, layout_.dtype), dtype)
 
         def out_pointer(i, j) -> str:
-            return self.element_pointer(layout, self.offset(sc, [i, j]))  # type: ignore[arg-type]
+            return self.element_pointer(layout, at(base_c, sc, i, j))  # type: ignore[arg-type]
 
-        if m * n * k == 0:
-            if scalar_result:
-                self.result = zero
-            elif m * n:
-                self._fill(layout, node.shape, zero)  # type: ignore[arg-type]
-            return
         if scalar_result:  # a dot product of two vectors
             accumulator = self.fb.alloca(LLVM_TYPES[dtype])
             self.fb.emit(f"store {zero.type} {zero.text}, ptr {accumulator}")
             (kk,), loop = self.open_loops((k,))
-            product = self.fb.arith("mul", element(a, sa, "0", kk), element(b, sb, kk, "0"))
+            product = self.fb.arith(
+                "mul", element(a, base_a, sa, "0", kk), element(b, base_b, sb, kk, "0")
+            )
             current = self.fb.instr(dtype, f"load {zero.type}, ptr {accumulator}")
             total = self.fb.arith("add", current, product, flags)
             self.fb.emit(f"store {zero.type} {total.text}, ptr {accumulator}")
             self.close_loops(loop)
             self.result = self.fb.instr(dtype, f"load {zero.type}, ptr {accumulator}")
-            return
-        if n > 1 and sb[1] == 1:
+        elif n > 1 and sb[1] == 1:
             # Rows of B are contiguous: C[i, :] += A[i, kk] * B[kk, :], vectorisable along j.
             # Register blocking: four rows of C at a time share each row of B they read, and
             # four rows of B at a time are added while C[i, j] stays in a register. Every
@@ -417,9 +441,9 @@ class KernelEmitter:
                     self.fb.store(zero, out_pointer(i, j))
                 self.close_loops(fill)
                 for terms in self._blocks(k, 4):
-                    coefficients = [[element(a, sa, i, kk) for kk in terms] for i in rows]
+                    coefficients = [[element(a, base_a, sa, i, kk) for kk in terms] for i in rows]
                     (j,), inner = self.open_loops((n,))
-                    b_values = [element(b, sb, kk, j) for kk in terms]
+                    b_values = [element(b, base_b, sb, kk, j) for kk in terms]
                     for i, row_coefficients in zip(rows, coefficients):
                         pointer = out_pointer(i, j)
                         total = self.fb.load(pointer, dtype)
@@ -428,31 +452,34 @@ class KernelEmitter:
                             total = self.fb.arith("add", total, product, flags)
                         self.fb.store(total, pointer)
                     self.close_loops(inner)
-            return
-        # Dot products, eight at once: each adds its terms in order, a serial chain bound by the
-        # add latency, so eight independent chains keep both adders busy (four left A @ x at
-        # half the speed of x @ A).
-        along_j = n >= m
-        (p,), outer = self.open_loops((m if along_j else n,))
-        for lanes in self._blocks(n if along_j else m, 8):
-            accumulators = []
-            for _ in lanes:
-                slot = self.fb.alloca(LLVM_TYPES[dtype])
-                self.fb.emit(f"store {zero.type} {zero.text}, ptr {slot}")
-                accumulators.append(slot)
-            (kk,), inner = self.open_loops((k,))
-            for lane, slot in zip(lanes, accumulators):
-                i, j = (p, lane) if along_j else (lane, p)
-                product = self.fb.arith("mul", element(a, sa, i, kk), element(b, sb, kk, j))
-                current = self.fb.instr(dtype, f"load {zero.type}, ptr {slot}")
-                total = self.fb.arith("add", current, product, flags)
-                self.fb.emit(f"store {zero.type} {total.text}, ptr {slot}")
-            self.close_loops(inner)
-            for lane, slot in zip(lanes, accumulators):
-                result = self.fb.instr(dtype, f"load {zero.type}, ptr {slot}")
-                i, j = (p, lane) if along_j else (lane, p)
-                self.fb.store(result, out_pointer(i, j))
-        self.close_loops(outer)
+        else:
+            # Dot products, eight at once: each adds its terms in order, a serial chain bound by
+            # the add latency, so eight independent chains keep both adders busy (four left
+            # A @ x at half the speed of x @ A).
+            along_j = n >= m
+            (p,), outer = self.open_loops((m if along_j else n,))
+            for lanes in self._blocks(n if along_j else m, 8):
+                accumulators = []
+                for _ in lanes:
+                    slot = self.fb.alloca(LLVM_TYPES[dtype])
+                    self.fb.emit(f"store {zero.type} {zero.text}, ptr {slot}")
+                    accumulators.append(slot)
+                (kk,), inner = self.open_loops((k,))
+                for lane, slot in zip(lanes, accumulators):
+                    i, j = (p, lane) if along_j else (lane, p)
+                    product = self.fb.arith(
+                        "mul", element(a, base_a, sa, i, kk), element(b, base_b, sb, kk, j)
+                    )
+                    current = self.fb.instr(dtype, f"load {zero.type}, ptr {slot}")
+                    total = self.fb.arith("add", current, product, flags)
+                    self.fb.emit(f"store {zero.type} {total.text}, ptr {slot}")
+                self.close_loops(inner)
+                for lane, slot in zip(lanes, accumulators):
+                    result = self.fb.instr(dtype, f"load {zero.type}, ptr {slot}")
+                    i, j = (p, lane) if along_j else (lane, p)
+                    self.fb.store(result, out_pointer(i, j))
+            self.close_loops(outer)
+        self.close_loops(batch_loops)
 
     def _fill(self, layout: Layout, shape, value: Value) -> None:
         if size(shape) == 0:
