@@ -164,8 +164,8 @@ def test_singular_matrix_determinants_agree_with_numpy():
     a = gc.matrix("a", 3, 3)
     graph = gc.Graph([a], [gc.linalg.det(a), *gc.linalg.slogdet(a)])
     for got in (compiled(graph, singular()), outputs(graph, singular())):
-        assert float(got[0]) == 0.0
-        assert float(got[1]) == 0.0 and float(got[2]) == -np.inf
+        assert float(got[0]) == 0.0 and not np.signbit(got[0])  # +0.0, as numpy's
+        assert float(got[1]) == 0.0 and not np.signbit(got[1]) and float(got[2]) == -np.inf
     zero = np.zeros((3, 3))
     assert compiled(graph, zero) == [0.0, 0.0, -np.inf]
 
@@ -494,7 +494,7 @@ def test_batched_matmul_through_transposed_views_and_jvp():
 def test_matmul_errors_name_the_shapes():
     with pytest.raises(ValueError, match=r"batch axes \(all but the last two\) \(5,\) and \(4,\) do not"):
         gc.tensor("a", (5, 3, 4)) @ gc.tensor("b", (4, 4, 2))
-    with pytest.raises(ValueError, match="second-to-last axis of the second"):
+    with pytest.raises(ValueError, match=r"second-to-last axis of the second \(3\)"):
         gc.tensor("a", (5, 3, 4)) @ gc.tensor("b", (5, 3, 2))
     with pytest.raises(ValueError, match="use \\* to multiply by a scalar"):
         gc.matmul(gc.vector("v", 3), 2.0)

@@ -58,7 +58,7 @@ def _infer_matmul(args, attrs):
     inner_a = a.shape[-1]
     inner_b = b.shape[-2] if b.ndim >= 2 else b.shape[0]
     if inner_a != inner_b:
-        which = "second-to-last" if b.ndim >= 2 else "only"
+        which = "second-to-last" if b.ndim > 2 else "first"
         raise ValueError(
             f"matmul: shapes {fmt(a.shape)} and {fmt(b.shape)} are not aligned: the last axis of "
             f"the first ({inner_a}) must equal the {which} axis of the second ({inner_b})"
@@ -468,12 +468,14 @@ def _expand_det(node):
     # to rounding, but the product overflows only when the determinant does... or when a
     # partial product does (1e200 * 1e200 * 1e-300): then inf where numpy has 1e100.
     diagonal, sign = _diagonal_and_sign(node)
-    return dsl.prod(diagonal) * sign
+    # + 0.0: a singular matrix with an odd permutation gives -0.0, numpy's det +0.0 (its sign
+    # is 0); x + 0.0 == x for every other x, nan included.
+    return dsl.prod(diagonal) * sign + 0.0
 
 
 def _expand_slogdet_sign(node):
     diagonal, sign = _diagonal_and_sign(node)
-    return dsl.prod(dsl.sign(diagonal)) * sign  # 0 for a singular matrix, as numpy's
+    return dsl.prod(dsl.sign(diagonal)) * sign + 0.0  # +0.0 for a singular matrix, as numpy's
 
 
 def _expand_logabsdet(node):
