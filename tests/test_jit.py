@@ -606,12 +606,17 @@ def test_vector_math_option():
 
 def test_dense_and_strided_batches_agree(lecture_fn):
     X = RNG.uniform(1, 3, (257, 2))
+    # Contiguous rows take the dense entry, a strided column or an unbatched argument the
+    # strided one: both must give what row-by-row calls give, bit for bit (scalar libm here).
     dense = lecture_fn.batch(np.ascontiguousarray(X[:, 0]), np.ascontiguousarray(X[:, 1]))
-    strided = lecture_fn.batch(X[:, 0], 2.0)  # an unbatched argument: the strided entry
-    rows = np.array([lecture_fn(a, 2.0) for a in X[:, 0]])
+    strided = lecture_fn.batch(X[:, 0], X[:, 1])
+    broadcast = lecture_fn.batch(X[:, 0], 2.0)
+    rows = np.array([lecture_fn(a, b) for a, b in X])
+    rows_broadcast = np.array([lecture_fn(a, 2.0) for a in X[:, 0]])
     for k in range(3):
+        np.testing.assert_array_equal(dense[k], rows[:, k])
         np.testing.assert_array_equal(strided[k], rows[:, k])
-        assert dense[k].shape == (257,)
+        np.testing.assert_array_equal(broadcast[k], rows_broadcast[:, k])
 
 
 def test_compiled_functions_share_equal_constants():
