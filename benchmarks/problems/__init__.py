@@ -11,7 +11,17 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ORDER = ("helmholtz", "higher_order", "overhead", "batch", "swell", "mlp", "compile_time", "linalg")
+ORDER = (
+    "helmholtz",
+    "higher_order",
+    "overhead",
+    "batch",
+    "swell",
+    "mlp",
+    "compile_time",
+    "blocks",
+    "linalg",
+)
 
 
 def load(name: str) -> ModuleType:
