@@ -55,7 +55,7 @@ RTOL = {"float64": 1e-11, "float32": 2e-4}
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("n", [1, 2, 5, 17, 40])
+@pytest.mark.parametrize("n", [1, 2, 5, 17, 37])  # unrolled, looped, blocked with a remainder
 def test_compiled_factorisations_match_numpy(n, dtype):
     a = gc.tensor("a", (n, n), dtype)
     s = gc.tensor("s", (n, n), dtype)
@@ -69,7 +69,7 @@ def test_compiled_factorisations_match_numpy(n, dtype):
         la.solve(a, b),
         la.solve(a.T, b),
         la.inv(a),
-        la.det(a * (1.0 / n)),  # scaled: the determinant of A overflows float32 at n = 40
+        la.det(a * (1.0 / n)),  # scaled: the determinant of A overflows float32 at n = 37
         sign,
         logdet,
         chol,
@@ -98,6 +98,31 @@ def test_compiled_factorisations_match_numpy(n, dtype):
     got = compiled(graph, A, S, B, V)
     for g, w in zip(got, want):
         assert_close(g, np.asarray(w, dtype=dtype), RTOL[dtype] * max(n, 4))
+
+
+def cholesky_unblocked(a):
+    """Right-looking Cholesky on U = L^T, one step at a time: the compiled kernel's order."""
+    u = np.triu(a.T).astype(a.dtype)
+    for k in range(len(a)):
+        u[k, k] = np.sqrt(u[k, k])
+        u[k, k + 1 :] /= u[k, k]
+        for i in range(k + 1, len(a)):
+            u[i, i:] -= u[k, i] * u[k, i:]
+    return u.T
+
+
+@pytest.mark.parametrize("n", [3, 8, 9, 31, 32, 37])
+def test_unrolled_and_blocked_kernels_compute_the_unblocked_elimination_to_the_bit(n):
+    # The kernels unroll small sizes and apply the updates of four steps in one pass from 32
+    # on; every element still subtracts its products one by one in step order, so the results
+    # are those of one step at a time (the numpy reference ``lu_packed``), bit for bit.
+    from graphc.ops.linalg import lu_packed
+
+    a = gc.matrix("a", n, n)
+    graph = gc.Graph([a], [make("lu_factor", (a,)), gc.linalg.cholesky(a)])
+    A, S = invertible(n), spd(n)
+    np.testing.assert_array_equal(compiled(graph, A)[0], lu_packed(A))
+    np.testing.assert_array_equal(compiled(graph, S)[1], cholesky_unblocked(S))
 
 
 def test_operands_read_through_views_and_broadcast_scalars():
@@ -492,7 +517,9 @@ def test_batched_matmul_through_transposed_views_and_jvp():
 
 
 def test_matmul_errors_name_the_shapes():
-    with pytest.raises(ValueError, match=r"batch axes \(all but the last two\) \(5,\) and \(4,\) do not"):
+    with pytest.raises(
+        ValueError, match=r"batch axes \(all but the last two\) \(5,\) and \(4,\) do not"
+    ):
         gc.tensor("a", (5, 3, 4)) @ gc.tensor("b", (4, 4, 2))
     with pytest.raises(ValueError, match=r"second-to-last axis of the second \(3\)"):
         gc.tensor("a", (5, 3, 4)) @ gc.tensor("b", (5, 3, 2))
