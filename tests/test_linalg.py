@@ -294,6 +294,45 @@ def test_forward_and_reverse_jacobians_agree_compiled(f):
     np.testing.assert_allclose(fwd, rev, rtol=1e-10, atol=1e-12)
 
 
+def test_hessian_of_the_gaussian_log_likelihood_in_the_mean():
+    # Second derivatives through cholesky and solve_triangular: d2/dmu2 = -n C^-1.
+    n, d = 30, 3
+    data = RNG.standard_normal((n, d))
+    mu, s = gc.vector("mu", d), gc.matrix("s", d, d)
+    chol = gc.linalg.cholesky(s)
+    z = gc.linalg.solve_triangular(chol, (data - mu).T, lower=True)
+    loglik = -0.5 * gc.sum(z * z)
+    S = spd(d)
+    (h,) = compiled(gc.Graph([mu, s], [gc.hessian(loglik, mu)]), np.zeros(d), S)
+    np.testing.assert_allclose(h, -n * np.linalg.inv(S), rtol=1e-10)
+
+
+def test_graphs_with_linalg_ops_serialise_and_compiled_functions_pickle():
+    import pickle
+
+    from graphc.serialize import from_dict, to_dict
+
+    a, b = gc.matrix("a", 3, 3), gc.matrix("b", 3, 2)
+    x = gc.linalg.solve_triangular(gc.linalg.cholesky(a), b, trans="T", lower=True)
+    graph = gc.Graph(
+        [a, b],
+        [x, gc.linalg.det(a), make("lu_solve", (make("lu_factor", (a,)), b), Attrs(trans=True))],
+    )
+    again = from_dict(to_dict(graph))
+    S, B = spd(3), RNG.standard_normal((3, 2))
+    for got, want in zip(outputs(again, S, B), outputs(graph, S, B)):
+        np.testing.assert_array_equal(got, want)
+    fn = pickle.loads(pickle.dumps(gc.compile(graph)))
+    for got, want in zip(fn(S, B), outputs(graph, S, B)):
+        assert_close(got, want, 1e-12)
+    document = to_dict(graph)
+    for record in document["nodes"]:
+        if record["op"] == "lu_solve":
+            record["attrs"]["trans"] = "yes"
+    with pytest.raises(TypeError, match="trans must be a bool"):
+        from_dict(document)
+
+
 def test_det_gradient_is_cofactors():
     A = invertible(4)
     g = gradient_check(gc.linalg.det, A)

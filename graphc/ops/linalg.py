@@ -507,6 +507,8 @@ def _check_packed(op: str, lu: Node) -> int:
 
 def _infer_lu_solve(args, attrs):
     lu, b = args
+    if not isinstance(attrs["trans"], bool):
+        raise TypeError(f"lu_solve: trans must be a bool, got {attrs['trans']!r}")
     n = _check_packed("lu_solve", lu)
     if b.ndim not in (1, 2) or b.shape[0] != n:
         raise ValueError(
