@@ -13,10 +13,11 @@ Invariants:
   order, ``a - l * u`` without fused multiply-adds), so compiled and evaluated results agree to
   rounding; numpy's references use BLAS dot products, so not bitwise.
 - Inner loops run along rows (unit stride in a contiguous output), so LLVM vectorises them:
-  the LU update and Cholesky's are right-looking for that reason (Cholesky works on ``U = L^T``
-  in the upper triangle and transposes it at the end). From ``BLOCKED_FROM`` on, the updates
-  of ``BLOCK`` steps are applied in one pass over the trailing matrix, each element still
-  subtracting its products one at a time in step order: the same result, to the bit.
+  the LU update and Cholesky's are right-looking for that reason (Cholesky keeps a copy of
+  the current column of ``L`` along a row of the upper triangle, zeroed at the end). From
+  ``BLOCKED_FROM`` on, the updates of ``BLOCK`` steps are applied in one pass over the
+  trailing matrix, each element still subtracting its products one at a time in step order:
+  the same result, to the bit.
 - Up to ``UNROLL`` the loops over steps and rows are unrolled in Python, so every loop LLVM
   sees has a literal trip count and becomes straight-line code.
 """
@@ -72,6 +73,15 @@ class _Matrix:
 
     def store(self, value, i: Index, j: Index) -> None:
         self.fb.store(value, self.pointer(i, j))
+
+    def row_major(self, rows: int, cols: int) -> bool:
+        """Whether the ``rows x cols`` elements are contiguous, in row-major order."""
+        s0, s1 = self.strides
+        return self.layout is not None and (rows == 1 or s0 == cols) and (cols == 1 or s1 == 1)
+
+    def load_flat(self, offset: Index):
+        """Element ``offset`` in row-major order (of a ``row_major`` matrix)."""
+        return self.fb.load(self.em.element_pointer(self.layout, offset), self.dtype)
 
 
 class _Cell:
@@ -151,6 +161,12 @@ def _index_value(fb, index: Index):
 
 
 def _copy(fb, source: _Matrix, target: _Matrix, rows: int, cols: int) -> None:
+    if target.row_major(rows, cols) and (source.layout is None or source.row_major(rows, cols)):
+        # One flat loop: LLVM compiles it several times faster than a nest of two.
+        for t in span(fb, 0, rows * cols):
+            value = source.value if source.layout is None else source.load_flat(t)
+            fb.store(value, target.em.element_pointer(target.layout, t))
+        return
     for i in span(fb, 0, rows):
         for j in span(fb, 0, cols):
             target.store(source.load(i, j), i, j)
@@ -276,10 +292,10 @@ def _lu_block(fb, out: _Matrix, n: int, k0: Index, width: int) -> None:
         _subtract_products(fb, out, i, coefficients, rows, k1, n)
 
 
-def _subtract_products(fb, out: _Matrix, i: Index, coefficients, rows, lo: Index, n: int):
-    """``out[i, j] -= sum_m coefficients[m] * out[rows[m], j]`` for ``lo <= j < n``, the terms
+def _subtract_products(fb, out: _Matrix, i: Index, coefficients, rows, lo: Index, hi: Index):
+    """``out[i, j] -= sum_m coefficients[m] * out[rows[m], j]`` for ``lo <= j < hi``, the terms
     subtracted one by one in order while the element stays in a register."""
-    for j in span(fb, lo, n):
+    for j in span(fb, lo, hi):
         value = out.load(i, j)
         for coefficient, row in zip(coefficients, rows):
             value = fb.arith("sub", value, fb.arith("mul", coefficient, out.load(row, j)))
@@ -313,19 +329,17 @@ def lower_lu_inv(em, kernel) -> None:
 
 
 def lower_cholesky(em, kernel) -> None:
-    """``U^T U = A`` on the upper triangle (A's lower one, transposed in), right-looking in
-    blocks of BLOCK rows as :func:`_lu_block` (the same rounding as one row at a time), then
-    ``L = U^T``."""
+    """``L L^T = A`` from A's lower triangle, right-looking, in blocks of BLOCK columns as
+    :func:`_lu_block` (the same rounding as one column at a time). While the columns right of
+    step ``k`` are updated, row ``k`` right of the diagonal holds a copy of column ``k`` of
+    ``L``, so the inner loops run along rows; the strict upper triangle is zeroed last."""
     node = kernel.root
     fb = em.fb
     n = node.shape[0]
     if n == 0:
         return
     out = _Matrix(em, node)
-    source = _Matrix(em, node.args[0]).T
-    for i in steps(fb, 0, n, n):
-        for j in span(fb, i, n):
-            out.store(source.load(i, j), i, j)
+    _copy(fb, _Matrix(em, node.args[0]), out, n, n)
     width = _block_width(n)
     full, rest = divmod(n, width)
     for b in steps(fb, 0, full, n):
@@ -335,30 +349,38 @@ def lower_cholesky(em, kernel) -> None:
     zero = fb.const(0.0, node.dtype)
     for i in steps(fb, 0, n, n):
         for j in span(fb, _add(fb, i, 1), n):
-            out.store(out.load(i, j), j, i)
             out.store(zero, i, j)
 
 
 def _cholesky_block(fb, out: _Matrix, n: int, k0: Index, width: int) -> None:
-    """Rows ``k0 .. k0 + width - 1`` of U, then the trailing rows' updates from them."""
+    """Columns ``k0 .. k0 + width - 1`` of L, then the updates of the lower triangle right of
+    them, each element subtracting ``L[r, k] L[c, k]`` in step order. The block's steps are
+    unrolled here (``width`` is a literal), so the block's own columns are literals too."""
     k1 = _add(fb, k0, width)
-    for k in steps(fb, k0, k1, n):
-        below = _add(fb, k, 1)
+    columns = [_add(fb, k0, m) for m in range(width)]
+    for t, k in enumerate(columns):
         d = fb.call("sqrt", out.load(k, k))  # nan when A is not positive definite
         out.store(d, k, k)
-        for j in span(fb, below, n):
-            out.store(fb.arith("div", out.load(k, j), d), k, j)
-        for i in steps(fb, below, k1, n):  # the block's rows below k
-            u = out.load(k, i)
-            for j in span(fb, i, n):
-                product = fb.arith("mul", u, out.load(k, j))
-                out.store(fb.arith("sub", out.load(i, j), product), i, j)
+        for u in range(t + 1, width):  # the block's rows: only columns up to the diagonal
+            _cholesky_row(fb, out, columns[u], k, d, columns[t + 1 : u + 1])
+        for r in steps(fb, k1, n, n):
+            _cholesky_row(fb, out, r, k, d, columns[t + 1 :])
     if isinstance(k1, int) and k1 >= n:
         return
-    rows = [_add(fb, k0, m) for m in range(width)]
-    for i in steps(fb, k1, n, n):  # A[i, j] -= sum_m U[m, i] U[m, j], j >= i, in step order
-        coefficients = [out.load(row, i) for row in rows]
-        _subtract_products(fb, out, i, coefficients, rows, i, n)
+    for r in steps(fb, k1, n, n):  # columns k1 .. r of row r, from the block's columns
+        coefficients = [out.load(r, column) for column in columns]
+        _subtract_products(fb, out, r, coefficients, columns, k1, _add(fb, r, 1))
+
+
+def _cholesky_row(fb, out: _Matrix, r: Index, k: Index, d, later: list[Index]) -> None:
+    """Row r's entry in column k (``/ d``, the pivot), copied along row k, and its products
+    subtracted from row r's entries in the ``later`` columns of the block."""
+    value = fb.arith("div", out.load(r, k), d)
+    out.store(value, r, k)
+    out.store(value, k, r)
+    for c in later:
+        product = fb.arith("mul", value, out.load(k, c))
+        out.store(fb.arith("sub", out.load(r, c), product), r, c)
 
 
 def lower_solve_triangular(em, kernel) -> None:
