@@ -37,6 +37,8 @@ as LAPACK's getrf), so ``det``/``slogdet`` agree with numpy and a solve or inver
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
@@ -143,7 +145,17 @@ def _batched_matmul_vjp(node, ct):
     if is_differentiable(a):
         ct_a = dsl.reshape(unbroadcast(ct2 @ _swap_last(b2), a2), a.shape)
     if is_differentiable(b):
-        ct_b = dsl.reshape(unbroadcast(_swap_last(a2) @ ct2, b2), b.shape)
+        if b.ndim == 2:
+            # One matrix against a stack: b_bar = sum over the stack of a_i^T ct_i, which is
+            # one product of the stack's rows, (B m, k)^T @ (B m, n), with no (B, k, n)
+            # intermediate to sum (the sum is in another order: the same value, rounded
+            # differently).
+            rows = math.prod(a2.shape[:-1])
+            flat_a = dsl.reshape(a2, (rows, a2.shape[-1]))
+            flat_ct = dsl.reshape(ct2, (rows, ct2.shape[-1]))
+            ct_b = _cast(dsl.transpose(flat_a) @ flat_ct, b)
+        else:
+            ct_b = dsl.reshape(unbroadcast(_swap_last(a2) @ ct2, b2), b.shape)
     return ct_a, ct_b
 
 
