@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import pickle
 import sys
 import time
 import zlib
@@ -312,7 +313,7 @@ def code_identity() -> str:
 def restore(state: dict) -> CompiledFunction:
     """A compiled function from its pickled state (see ``CompiledFunction.__reduce__``): the
     object code loaded as it is, or, when it cannot run here, the graph compiled again."""
-    graph, options = state["graph"], dict(state["options"])
+    graph, options = pickle.loads(state["graph"]), dict(state["options"])
     reason = _cannot_load(state)
     if reason is None:
         header = state["header"]
@@ -354,7 +355,8 @@ def _cannot_load(state: dict) -> str | None:
 def pickled_state(function: CompiledFunction) -> dict:
     """What a compiled function pickles as: its graph, options, header (signature, target,
     workspace, symbols, statistics), object code, IR texts (compressed) and constant arrays;
-    a constant equal to one of the graph's is recorded as that node's position."""
+    a constant equal to one of the graph's is recorded as that node's position (it travels
+    once, in the graph)."""
     header = function._artifacts["header"]
     by_key: dict[tuple, int] = {}
     for position, node in enumerate(function.graph.nodes):
@@ -369,7 +371,9 @@ def pickled_state(function: CompiledFunction) -> dict:
         "format": PICKLE_FORMAT,
         "version": PICKLE_VERSION,
         "code": code_identity(),
-        "graph": function.graph,
+        # The graph as a pickle of its own: a process that already loaded this function (a Dask
+        # worker receiving it with another task) skips rebuilding the graph.
+        "graph": pickle.dumps(function.graph, protocol=pickle.HIGHEST_PROTOCOL),
         "options": function.stats["options"],
         "header": header,
         "object": function._artifacts["object"],

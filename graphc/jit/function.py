@@ -21,6 +21,7 @@ functions are remembered, weakly, by a digest of what they were pickled from.
 
 from __future__ import annotations
 
+import copyreg
 import ctypes
 import hashlib
 import os
@@ -282,7 +283,7 @@ class CompiledFunction:
         exec(compile(source, f"<graphc call {self.graph.structural_hash[:12]}>", "exec"), env)
         self._call_source = source
         # A class per function, so `fn(...)` reaches the generated code with no extra frame.
-        self.__class__ = type(
+        self.__class__ = _PerFunctionClass(
             "CompiledFunction", (CompiledFunction,), {"__call__": env["__call__"]}
         )
 
@@ -388,6 +389,18 @@ class CompiledFunction:
                 list(pool.map(run, range(workers)))
         del keep
         return outputs[0] if self.graph.single_output else tuple(outputs)
+
+
+class _PerFunctionClass(type):
+    """The metaclass of each function's own class (see ``_install_call``): such a class pickles
+    as CompiledFunction itself (``dask.distributed`` pickles the type of every result)."""
+
+
+def _compiled_function_class() -> type:
+    return CompiledFunction
+
+
+copyreg.pickle(_PerFunctionClass, lambda cls: (_compiled_function_class, ()))
 
 
 def _data_pointer(array: np.ndarray) -> int:
