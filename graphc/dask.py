@@ -46,9 +46,9 @@ def batch(fn: CompiledFunction, *args, **kwargs):
 
     Each argument (positional or by input name) is a Dask array of shape ``(N, *shape)`` split
     only along its first axis (rechunk with ``x.rechunk({1: -1, ...})`` otherwise), or one value
-    for every row: a number, a numpy array or a Dask array of the input's shape. Numpy arrays of
-    rows are split like the Dask arguments' rows. Rows split differently in two arguments are
-    aligned by Dask (blockwise's rule). Nothing is computed until ``.compute()`` (or
+    for every row: a number, a numpy array or a Dask array of the input's shape. The blocks are
+    those of the first Dask argument with rows: numpy arrays of rows, and Dask arrays split
+    otherwise, are split like it. Nothing is computed until ``.compute()`` (or
     ``dask.compute``) is called.
     """
     if not isinstance(fn, CompiledFunction):
@@ -86,6 +86,8 @@ def batch(fn: CompiledFunction, *args, **kwargs):
         if kind == "rows":
             if not isinstance(value, da.Array):  # numpy rows, split like the Dask ones
                 value = da.from_array(value, chunks=(chunks, *value.shape[1:]))
+            elif value.chunks[0] != chunks:  # split otherwise: like the first Dask argument
+                value = value.rechunk({0: chunks})
             row_args.append(value)
         elif kind == "fixed":
             fixed[k] = value
