@@ -136,8 +136,9 @@ class CompiledFunction:
         total = seconds.get("total", 0.0)
         kernels = (
             f"{stats.get('nodes')} nodes ({stats.get('nodes_optimized')} after optimization), "
-            f"{stats.get('kernels')} kernels ({stats.get('kernel_functions')} loop functions) "
-            f"in {stats.get('parts')} parts, workspace {stats.get('workspace_bytes')} B"
+            f"{_count(stats.get('kernels'), 'kernel')} "
+            f"({_count(stats.get('kernel_functions'), 'loop function')}) in "
+            f"{_count(stats.get('parts'), 'part')}, workspace {stats.get('workspace_bytes')} B"
         )
         cache = stats.get("cache")
         if cache == "hit":
@@ -389,6 +390,10 @@ class CompiledFunction:
                 list(pool.map(run, range(workers)))
         del keep
         return outputs[0] if self.graph.single_output else tuple(outputs)
+
+
+def _count(n: object, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class _PerFunctionClass(type):
