@@ -355,18 +355,14 @@ def _cannot_load(state: dict) -> str | None:
 def pickled_state(function: CompiledFunction) -> dict:
     """What a compiled function pickles as: its graph, options, header (signature, target,
     workspace, symbols, statistics), object code, IR texts (compressed) and constant arrays;
-    a constant equal to one of the graph's is recorded as that node's position (it travels
-    once, in the graph)."""
+    a constant equal to one of the graph's is recorded as ``IN_GRAPH`` (it travels once, in the
+    graph, and is found there by its contents)."""
     header = function._artifacts["header"]
-    by_key: dict[tuple, int] = {}
-    for position, node in enumerate(function.graph.nodes):
-        if node.op == "const":
-            dtype, shape, digest = node.attrs["value"].key
-            by_key[(dtype, tuple(shape), digest.hex())] = position
-    constants: list[object] = []
-    for meta, array in zip(header["constants"], function._constants):
-        found = by_key.get((meta["dtype"], tuple(meta["shape"]), meta["digest"]))
-        constants.append(found if found is not None else array)
+    in_graph = _graph_constants(function.graph)
+    constants: list[object] = [
+        IN_GRAPH if _key(meta) in in_graph else array
+        for meta, array in zip(header["constants"], function._constants)
+    ]
     return {
         "format": PICKLE_FORMAT,
         "version": PICKLE_VERSION,
@@ -383,11 +379,32 @@ def pickled_state(function: CompiledFunction) -> dict:
     }
 
 
+IN_GRAPH = "in-graph"  # a pickled constant that is one of the graph's
+
+
+def _key(meta: dict) -> tuple:
+    return (meta["dtype"], tuple(meta["shape"]), meta["digest"])
+
+
+def _graph_constants(graph: Graph) -> dict[tuple, np.ndarray]:
+    """The graph's constant arrays by (dtype, shape, digest): the key of ``constants.describe``
+    (both digest the bytes with BLAKE2b-128)."""
+    found = {}
+    for node in graph.nodes:
+        if node.op == "const":
+            dtype, shape, digest = node.attrs["value"].key
+            found[(dtype, tuple(shape), digest.hex())] = node.attrs["value"].array
+    return found
+
+
 def _unpickled_constants(graph: Graph, header: dict, pickled: list) -> list[np.ndarray]:
+    in_graph = _graph_constants(graph)
     constants = []
     for meta, value in zip(header["constants"], pickled, strict=True):
-        if isinstance(value, int):
-            value = graph.nodes[value].attrs["value"].array
+        if isinstance(value, str) and value == IN_GRAPH:
+            value = in_graph.get(_key(meta))
+            if value is None:
+                raise RuntimeError("a constant array of the pickled code is not in its graph")
         array = np.asarray(value)
         if shared_constants.describe(array) != meta:
             raise RuntimeError("a pickled constant array does not match its description")
