@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def batch(fn: CompiledFunction, *args, **kwargs):
     graph = fn.graph
     values = arguments.bind(graph.input_names, args, kwargs)
     rows, chunks = None, None
-    plan: list[tuple[str, object]] = []  # ("rows", dask array) | ("fixed", value) | ("whole", ...)
+    plan: list[tuple[str, Any]] = []  # ("rows", array) | ("fixed", value) | ("whole", dask array)
     for node, value in zip(graph.inputs, values):
         if isinstance(value, da.Array):
             kind, value = _dask_argument(node, value)

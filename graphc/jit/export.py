@@ -209,7 +209,7 @@ def _header(graph: Graph, plan, name: str, target: dict, nodes: int) -> str:
             prefix = f"{macro}_{kind}{k}"
             if kind == "INPUT":
                 lines.append(f'#define {prefix}_NAME "{node.name}"')
-                if node.name.isascii():  # (C identifiers outside ASCII are not portable)
+                if str(node.name).isascii():  # (C identifiers outside ASCII are not portable)
                     lines.append(f"#define {macro}_INPUT_{node.name} {k}")
             lines.append(f"#define {prefix}_TYPE {C_TYPES[node.dtype]}")
             lines.append(f'#define {prefix}_DTYPE "{node.dtype}"')
