@@ -136,6 +136,7 @@ def test_pickle_in_a_fresh_process_with_constants(tmp_path):
         ),
         (lambda s: s.update(code="another graphc"), "another version of graphc"),
         (lambda s: s.update(version=99), "pickle format"),
+        (lambda s: s.update(ir=b"not zlib"), "error"),
     ],
 )
 def test_code_this_machine_cannot_run_is_compiled_again_and_logged_once(edit, reason, caplog):
@@ -150,6 +151,20 @@ def test_code_this_machine_cannot_run_is_compiled_again_and_logged_once(edit, re
     ]
     assert len(warnings) == 1, [r.message for r in warnings]
     assert reason in warnings[0].message
+
+
+def test_a_constant_that_does_not_match_its_code_is_never_used(caplog):
+    fn = gc.compile(constant_graph(RNG.standard_normal((6, 4))), cache=False)
+
+    def swap(state):
+        k = next(k for k, c in enumerate(state["constants"]) if isinstance(c, np.ndarray))
+        state["constants"][k] = state["constants"][k] + 1.0
+
+    with caplog.at_level(logging.WARNING, logger="graphc"):
+        clone = unpickle_as_another_process(fn, swap)
+    assert "does not match its description" in caplog.text
+    x = RNG.standard_normal(4)
+    assert clone.stats["cache"] != "pickle" and clone(x)[0] == fn(x)[0]
 
 
 def test_a_portable_target_beyond_this_cpu_recompiles_for_this_cpu(caplog):

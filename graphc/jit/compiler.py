@@ -326,8 +326,9 @@ def restore(state: dict) -> CompiledFunction:
                 "constants": _unpickled_constants(graph, header, state["constants"]),
             }
             return _load(graph, header, artifacts, options, progress, "pickle")
-        except RuntimeError as error:  # e.g. a symbol (libmvec) this process lacks
-            reason = str(error)
+        except (RuntimeError, ValueError, KeyError, zlib.error) as error:
+            # e.g. a symbol (libmvec) this process lacks, or a damaged pickle
+            reason = f"{type(error).__name__}: {error}"
     if (graph.structural_hash, reason) not in _warned:
         _warned.add((graph.structural_hash, reason))
         logger.warning(
