@@ -59,12 +59,20 @@ def test_pickle_loads_object_code_without_llvm():
     )
 
 
-def test_unpickling_one_function_twice_loads_it_once():
+def test_unpickling_one_function_twice_loads_it_once(monkeypatch):
     fn = gc.compile(lecture_graph(), cache=False)
     blob = pickle.dumps(fn)
     first = pickle.loads(blob)
     assert pickle.loads(blob) is first  # what a Dask worker gets with every task
     assert pickle.loads(pickle.dumps(first)) is first
+    loads = []
+    real_restore = compiler.restore
+    monkeypatch.setattr(compiler, "restore", lambda state: loads.append(1) or real_restore(state))
+    del first
+    import gc as garbage
+
+    garbage.collect()
+    assert pickle.loads(blob)(2.0, 5.0) == fn(2.0, 5.0) and loads == []  # kept: recently used
 
 
 def test_constant_arrays_travel_once_and_folded_ones_with_the_code():

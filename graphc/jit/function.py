@@ -16,11 +16,13 @@ Pickling: a compiled function pickles as its graph, options, object code and con
 (:func:`graphc.jit.compiler.pickled_state`), so another process loads it without running LLVM,
 and recompiles from the graph only when its CPU cannot run the code. Unpickling the same
 function twice in one process (a Dask worker receives it with every task) loads it once: loaded
-functions are remembered, weakly, by a digest of what they were pickled from.
+functions are remembered by a digest of what they were pickled from, weakly, and the
+:data:`RECENT_UNPICKLED` most recent ones strongly.
 """
 
 from __future__ import annotations
 
+import collections
 import copyreg
 import ctypes
 import hashlib
@@ -413,8 +415,12 @@ def _data_pointer(array: np.ndarray) -> int:
     return ctypes.c_void_p.from_address(id(array) + PYARRAY_DATA_OFFSET).value or 0
 
 
-# Functions loaded from pickles in this process, by digest (see the module docstring).
+# Functions loaded from pickles in this process, by digest (see the module docstring): every
+# one still in use, and the most recently unpickled few even when nothing uses them any more (a
+# Dask task that carries a function drops it when it finishes; the next task brings it again).
 _UNPICKLED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_RECENT: collections.OrderedDict[str, CompiledFunction] = collections.OrderedDict()
+RECENT_UNPICKLED = 8
 _UNPICKLED_LOCK = threading.Lock()
 
 
@@ -428,6 +434,11 @@ def _restore(state: dict) -> CompiledFunction:
             found = restore(state)
             if digest:
                 _UNPICKLED[digest] = found
+        if digest:
+            _RECENT[digest] = found
+            _RECENT.move_to_end(digest)
+            while len(_RECENT) > RECENT_UNPICKLED:
+                _RECENT.popitem(last=False)
     return found
 
 
