@@ -7,7 +7,7 @@ and its gradient with respect to all the weights (one flat vector theta) as one 
 compiles it once. ``gc.dask.batch`` then evaluates it on every shard where the shard lives (a
 block of the Dask array holds several shards, one native ``fn.batch`` call each), and Dask sums
 the per-shard losses and gradients. The compiled function travels to the workers as object
-code: they load it in milliseconds and never run LLVM.
+code: they load it (a few milliseconds, after graphc's first import) and never compile.
 
 Checks: the cluster's gradient equals the same compiled code run in this process (up to the
 order of the sum over shards), the loss equals a numpy forward pass, and the gradient agrees
