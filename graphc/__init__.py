@@ -16,6 +16,7 @@ This module only re-exports the public API; each piece lives in its own module.
 
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
+from graphc.batching import vmap
 from graphc.dsl import (
     abs,
     as_node,
@@ -132,6 +133,7 @@ __all__ = [
     "transpose",
     "vector",
     "vjp",
+    "vmap",
     "where",
     "zeros",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
+from graphc.batching import moveaxis
 from graphc.ops.base import OpDef, add_tangents, is_differentiable, register
 from graphc.shapes import fmt
 
@@ -95,4 +96,43 @@ def _matmul_jvp(node, tangents):
     )
 
 
-register(OpDef("matmul", "matmul", _infer_matmul, _eval_matmul, _matmul_vjp, _matmul_jvp))
+def _matmul_batch(node, args, axes):
+    """A batch of products as one product where the batch folds into rows or columns (so the
+    matmul kernel runs once over the whole batch); when both operands are batched, each entry
+    has its own matrices: a broadcast product and a sum over the contracted axis."""
+    (a, b), (axis_a, axis_b) = args, axes
+    if axis_b is None:  # rows of the batch stacked: (B, k) @ b, or (B * m, k) @ b
+        a = moveaxis(a, axis_a, 0)
+        if a.ndim == 2:
+            return a @ b, 0
+        size, m, k = a.shape
+        product = dsl.reshape(a, (size * m, k)) @ b
+        return dsl.reshape(product, (size, m) + b.shape[1:]), 0
+    if axis_a is None:
+        if b.ndim == 2:  # a batch of vectors: (B, k) @ a^T
+            return (b @ a if a.ndim == 1 else b @ dsl.transpose(a)), 0
+        b = moveaxis(b, axis_b, 1)  # columns of the batch side by side: a @ (k, B * n)
+        k, size, n = b.shape
+        product = a @ dsl.reshape(b, (k, size * n))
+        if a.ndim == 1:
+            return dsl.reshape(product, (size, n)), 0
+        return dsl.reshape(product, (a.shape[0], size, n)), 1
+    a, b = moveaxis(a, axis_a, 0), moveaxis(b, axis_b, 0)
+    size, k = a.shape[0], a.shape[-1]
+    m = a.shape[1] if a.ndim == 3 else 1
+    n = b.shape[2] if b.ndim == 3 else 1
+    terms = dsl.reshape(a, (size, m, k, 1)) * dsl.reshape(b, (size, 1, k, n))
+    return dsl.reshape(dsl.sum(terms, 2), (size,) + node.shape), 0
+
+
+register(
+    OpDef(
+        "matmul",
+        "matmul",
+        _infer_matmul,
+        _eval_matmul,
+        _matmul_vjp,
+        _matmul_jvp,
+        batch=_matmul_batch,
+    )
+)
