@@ -69,6 +69,7 @@ from graphc.graphviz import render, to_dot
 from graphc.jit import CompiledFunction, compile
 from graphc.node import Node
 from graphc.optimize import optimize
+from graphc.sparsity import SparseDerivative, sparse_hessian, sparse_jacobian
 from graphc.trace import Trace, trace
 
 __version__ = "0.1.0"
@@ -78,6 +79,7 @@ __all__ = [
     "Graph",
     "GraphError",
     "Node",
+    "SparseDerivative",
     "Trace",
     "abs",
     "as_node",
@@ -120,6 +122,8 @@ __all__ = [
     "sin",
     "softmax",
     "softplus",
+    "sparse_hessian",
+    "sparse_jacobian",
     "sqrt",
     "square",
     "stack",

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from graphc import dsl
-from graphc.batching import moveaxis, vmap
+from graphc.batching import vmap
 from graphc.dtypes import FLOATS
 from graphc.graph import topological_order
 from graphc.node import Node, origin
@@ -365,25 +365,33 @@ def _jacobian(what: str, y: Node, x: NodeOrList, mode: str, strict: bool = True)
         if xi.size == 0 or y.size == 0:
             results.append(dsl.zeros(y.shape + xi.shape, dtype))
         elif chosen == "fwd":
+            # The batch last: column j of the Jacobian is the tangent of the j-th unit vector,
+            # so y.shape + (n,) is already the Jacobian's layout (the identity is symmetric,
+            # so it is its own seed array with the batch last).
             seeds = _identity(xi.size, xi.shape, xi.dtype if is_differentiable(xi) else "float64")
-            columns = batched_jvp(what, y, xi, seeds)  # (x.size,) + y.shape
-            results.append(dsl.reshape(moveaxis(columns, 0, -1), y.shape + xi.shape))
+            seeds = dsl.reshape(seeds, xi.shape + (xi.size,))
+            columns = batched_jvp(what, y, xi, seeds, axis=-1)
+            results.append(dsl.reshape(columns, y.shape + xi.shape))
         else:
             rows = batched_vjp(what, y, xi, _identity(y.size, y.shape, dtype))
             results.append(dsl.reshape(rows, y.shape + xi.shape))
     return results[0] if single else results
 
 
-def batched_jvp(what: str, y: Node, x: Node, seeds: Node) -> Node:
-    """The jvps of ``y`` along each row of ``seeds`` (shape ``(k,) + x.shape``), stacked along
-    a new first axis: one forward sweep traced with one tangent and batched over the ``k``."""
-    return vmap(lambda tangent: _jvp(what, y, x, tangent, strict=False))(seeds)  # type: ignore[return-value]
+def batched_jvp(what: str, y: Node, x: Node, seeds: Node, axis: int = 0) -> Node:
+    """The jvps of ``y`` along each seed in ``seeds`` (``x``'s shape with the batch of seeds
+    at ``axis``), batched at the same axis of the result (0: first, -1: last): one forward
+    sweep traced with one tangent and batched over the seeds."""
+    tangents = vmap(lambda t: _jvp(what, y, x, t, strict=False), in_axes=axis, out_axes=axis)
+    return tangents(seeds)  # type: ignore[return-value]
 
 
-def batched_vjp(what: str, y: Node, x: Node, seeds: Node) -> Node:
-    """The vjps of ``y`` for each row of ``seeds`` (shape ``(k,) + y.shape``), stacked along a
-    new first axis: one reverse sweep traced with one cotangent and batched over the ``k``."""
-    return vmap(lambda cotangent: _vjp(what, y, x, cotangent, strict=False))(seeds)  # type: ignore[return-value]
+def batched_vjp(what: str, y: Node, x: Node, seeds: Node, axis: int = 0) -> Node:
+    """The vjps of ``y`` for each seed in ``seeds`` (``y``'s shape with the batch of seeds at
+    ``axis``), batched at the same axis of the result: one reverse sweep traced with one
+    cotangent and batched over the seeds."""
+    cotangents = vmap(lambda c: _vjp(what, y, x, c, strict=False), in_axes=axis, out_axes=axis)
+    return cotangents(seeds)  # type: ignore[return-value]
 
 
 def hessian(f: Node, x: Node) -> Node:

@@ -46,6 +46,21 @@ def moveaxis(x: Node, source: int, destination: int) -> Node:
     return dsl.transpose(x, perm)
 
 
+def expand_dims(x: Node, axis: int) -> Node:
+    """``x`` with a unit axis inserted before its axis ``axis`` (a view). A broadcast value
+    (zeros, ones, a scalar constant) stays a broadcast of its source, so the simplifier still
+    sees what it holds."""
+    shape = x.shape[:axis] + (1,) + x.shape[axis:]
+    if x.op != "broadcast_to":
+        return dsl.reshape(x, shape)
+    source = x.args[0]
+    lead = x.ndim - source.ndim  # axes the broadcast added in front of the source's
+    if axis > lead:
+        cut = axis - lead
+        source = dsl.reshape(source, source.shape[:cut] + (1,) + source.shape[cut:])
+    return dsl.broadcast_to(source, shape)
+
+
 def align(x: Node, axis: int, ndim: int) -> Node:
     """A batched ``x`` (batch at ``axis``) with the batch first and unit axes inserted after it,
     so its other axes line up, as numpy broadcasting would align them, with a result of ``ndim``
@@ -79,17 +94,21 @@ def batch_size(args: Sequence[Node], axes: Sequence[int | None]) -> int:
 
 
 def batch_elementwise(node: Node, args: tuple[Node, ...], axes: tuple[int | None, ...]):
-    """Elementwise ops broadcast: batched arguments go first with unit axes to line up with
-    the result; unbatched ones broadcast against them as they are."""
+    """Elementwise ops broadcast. When every batched argument has the result's rank plus the
+    batch, at one axis ``k``, the batch stays at ``k``: an unbatched argument whose axes span
+    ``k`` gets a unit axis there (a view). Otherwise batched arguments go first, with unit axes
+    to line up with the result, and unbatched ones broadcast against them as they are."""
     rank = node.ndim
     batched = [(a, ax) for a, ax in zip(args, axes) if ax is not None]
-    first = batched[0][1]
-    # Every batched argument full rank with its batch at one axis, and the others scalars: the
-    # op applies as it is and the batch stays where it is (no transposes).
-    if all(ax == first and a.ndim == rank + 1 for a, ax in batched) and all(
-        a.ndim == 0 for a, ax in zip(args, axes) if ax is None
-    ):
-        return rebuild(node, args), first
+    k = batched[0][1]
+    if all(ax == k and a.ndim == rank + 1 for a, ax in batched):
+        kept = []
+        for a, ax in zip(args, axes):
+            lead = rank - a.ndim  # result axes before a's first (numpy aligns on the right)
+            if ax is None and k > lead:
+                a = expand_dims(a, k - lead)
+            kept.append(a)
+        return rebuild(node, tuple(kept)), k
     aligned = tuple(a if ax is None else align(a, ax, rank) for a, ax in zip(args, axes))
     return rebuild(node, aligned), 0
 

@@ -40,8 +40,11 @@ def _reshape_jvp(node, tangents):
 
 
 def _reshape_batch(node, args, axes):
-    x = moveaxis(args[0], axes[0], 0)
-    return dsl.reshape(x, (x.shape[0],) + node.shape), 0
+    (x,), (axis,) = args, axes
+    size = x.shape[axis]
+    if axis == x.ndim - 1:  # batch last: each entry's elements keep their row-major order
+        return dsl.reshape(x, node.shape + (size,)), node.ndim
+    return dsl.reshape(moveaxis(x, axis, 0), (size,) + node.shape), 0
 
 
 # -- transpose --------------------------------------------------------------------------------
@@ -71,8 +74,10 @@ def _transpose_jvp(node, tangents):
 
 def _transpose_batch(node, args, axes):
     (x,), (axis,) = args, axes
-    perm = (axis,) + tuple(p if p < axis else p + 1 for p in node.attrs["perm"])
-    return dsl.transpose(x, perm), 0
+    perm = tuple(p if p < axis else p + 1 for p in node.attrs["perm"])
+    if axis == x.ndim - 1:  # batch last stays last
+        return dsl.transpose(x, perm + (axis,)), node.ndim
+    return dsl.transpose(x, (axis,) + perm), 0
 
 
 # -- broadcast_to -----------------------------------------------------------------------------
@@ -101,7 +106,10 @@ def _broadcast_to_jvp(node, tangents):
 
 
 def _broadcast_to_batch(node, args, axes):
-    x = align(args[0], axes[0], node.ndim)
+    (x,), (axis,) = args, axes
+    if axis == x.ndim - 1:  # batch last: still aligned on the right with the target
+        return dsl.broadcast_to(x, node.shape + (x.shape[axis],)), node.ndim
+    x = align(x, axis, node.ndim)
     return dsl.broadcast_to(x, (x.shape[0],) + node.shape), 0
 
 
@@ -238,8 +246,13 @@ def _concatenate_jvp(node, tangents):
 
 def _concatenate_batch(node, args, axes):
     size = batch_size(args, axes)
-    parts = [materialize(a, axis, size) for a, axis in zip(args, axes)]
-    return dsl.concatenate(parts, node.attrs["axis"] + 1), 0
+    k = next(axis for axis in axes if axis is not None)  # the batch goes where the first's is
+    parts = [
+        moveaxis(materialize(a, None, size), 0, k) if axis is None else moveaxis(a, axis, k)
+        for a, axis in zip(args, axes)
+    ]
+    along = node.attrs["axis"]
+    return dsl.concatenate(parts, along if along < k else along + 1), k
 
 
 register(
