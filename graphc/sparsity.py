@@ -194,11 +194,18 @@ def _union(what: str, node: Node, parts: list, size: int, n: int) -> _Rows:
     total = sum(len(c) for c in col_chunks)
     if total > MAX_ENTRIES:
         raise _too_dense(what, node, total)
-    keys = np.unique(np.concatenate(row_chunks) * n + np.concatenate(col_chunks))
+    keys = _distinct(np.concatenate(row_chunks) * n + np.concatenate(col_chunks))
     rows = keys // n
     indptr = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
     return _Rows(indptr, keys - rows * n)
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of ``keys`` (an in-place sort: several times faster than
+    ``np.unique``'s hashing on the few-hundred-thousand-key arrays patterns have)."""
+    keys.sort()
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
 
 
 def _empty(size: int) -> _Rows:
@@ -280,7 +287,7 @@ def column_coloring(rows: np.ndarray, cols: np.ndarray, n: int, what: str = "col
 
     a, b = _conflicts(rows, cols, what)
     if a.size:
-        keys = np.unique(a * n + b)
+        keys = _distinct(a * n + b)
         a, b = keys // n, keys % n
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
@@ -479,7 +486,7 @@ def sparse_hessian(f: Node, x: Node) -> SparseDerivative:
     gradient = _grad(what, f, x)
     rows, cols = jacobian_pattern(gradient, x, what)  # type: ignore[arg-type]
     n = x.size
-    keys = np.unique(np.concatenate([rows * n + cols, cols * n + rows]))  # symmetric closure
+    keys = _distinct(np.concatenate([rows * n + cols, cols * n + rows]))  # symmetric closure
     rows, cols = keys // n, keys % n
     coloring = star_coloring(rows, cols, n)
     colors = int(coloring.max()) + 1 if rows.size else 0
