@@ -108,7 +108,9 @@ def test_pattern_contains_every_nonzero_of_random_graphs(case, which):
         rows, cols = jacobian_pattern(y, x)
         jac = dense_jacobian(y, x, args[which], others)
         mask = pattern_matrix(rows, cols, jac.shape)
-        assert not np.any((jac != 0) & ~mask), "a nonzero outside the pattern"
+        # (nan entries are forward mode's 0 * nan where the function is nan, not dependences)
+        outside = (jac != 0) & np.isfinite(jac) & ~mask
+        assert not np.any(outside), "a nonzero outside the pattern"
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
