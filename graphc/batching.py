@@ -116,6 +116,7 @@ def batch_elementwise(node: Node, args: tuple[Node, ...], axes: tuple[int | None
 def batch_reduce(node: Node, args: tuple[Node, ...], axes: tuple[int | None, ...]):
     """Reductions reduce the same axes of every entry; the batch axis stays where it is."""
     (x,), (axis,) = args, axes
+    assert axis is not None  # a rule is only called with its argument batched
     reduced = node.attrs["axes"]
     moved = tuple(a if a < axis else a + 1 for a in reduced)
     out_axis = axis if node.attrs["keepdims"] else axis - sum(1 for a in reduced if a < axis)
@@ -261,7 +262,8 @@ def vmap(fun: Callable[..., object], in_axes: object = 0, out_axes: object = 0):
                 sources.append((entry, n, ax))
         result = fun(*entries)
         single = not isinstance(result, (list, tuple))
-        outs = [dsl.as_node(r) for r in ([result] if single else result)]  # type: ignore[union-attr]
+        results: list | tuple = [result] if single else result  # type: ignore[assignment]
+        outs = [dsl.as_node(r) for r in results]
         where = _per_position("out_axes", out_axes, len(outs), "outputs")
         final = []
         for i, ((value, axis), out_axis) in enumerate(zip(batch_nodes(outs, sources), where)):
@@ -273,6 +275,7 @@ def vmap(fun: Callable[..., object], in_axes: object = 0, out_axes: object = 0):
                 final.append(value)
                 continue
             target = _axis(f"out_axes[{i}]", out_axis, value.ndim + (axis is None), value.shape)
+            assert target is not None  # out_axis is not None here
             if axis is None:
                 final.append(moveaxis(materialize(value, None, size), 0, target))  # type: ignore[arg-type]
             else:

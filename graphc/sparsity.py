@@ -283,7 +283,7 @@ def column_coloring(rows: np.ndarray, cols: np.ndarray, n: int, what: str = "col
     """A colour per column (int64 array of ``n``) such that no row has two nonzeros in columns
     of one colour: networkx's greedy colouring of the column intersection graph, largest
     degree first (ties in column order, so the result is deterministic)."""
-    import networkx as nx
+    import networkx as nx  # type: ignore[import-untyped]
 
     a, b = _conflicts(rows, cols, what)
     if a.size:
@@ -387,7 +387,7 @@ class SparseDerivative:
     def to_scipy(self, values: object):
         """A ``scipy.sparse.csr_matrix`` holding ``values`` at the pattern (needs scipy)."""
         try:
-            from scipy import sparse
+            from scipy import sparse  # type: ignore[import-untyped]
         except ImportError:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "to_scipy needs scipy (pip install scipy); to_dense(values) needs only numpy"
@@ -445,10 +445,11 @@ def take(flat: Node, positions: np.ndarray) -> Node:
 def _check_args(what: str, y: object, x: object) -> Node:
     y = dsl.as_node(y)
     _check_wrt(what, [x])
+    assert isinstance(x, Node)  # _check_wrt raised otherwise
     if not is_differentiable(y):
         raise TypeError(f"{what}: cannot differentiate a value of dtype {y.dtype}")
-    if not is_differentiable(x):  # type: ignore[arg-type]
-        raise TypeError(f"{what}: cannot differentiate with respect to a value of dtype {x.dtype}")  # type: ignore[union-attr]
+    if not is_differentiable(x):
+        raise TypeError(f"{what}: cannot differentiate with respect to a value of dtype {x.dtype}")
     return y
 
 
