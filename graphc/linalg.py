@@ -8,8 +8,9 @@ in :mod:`graphc.ops.linalg`, which says how each one is lowered.
 Conventions, as numpy's where numpy has them:
 - dtypes: float32 operands stay float32; integers and booleans become float64; mixed operands
   are promoted (``solve(float32, float64)`` is float64).
-- shapes: one square matrix ``(n, n)``, right-hand sides ``(n,)`` or ``(n, k)``; stacks of
-  matrices raise (``norm`` and ``trace`` take any number of leading axes).
+- shapes: a square matrix ``(n, n)`` or a stack of them ``(..., n, n)``; right-hand sides
+  ``(n,)`` (one vector for every matrix) or stacks ``(..., n, k)`` whose leading axes
+  broadcast against the matrices' (numpy 2's ``solve``).
 - singular matrices: ``gc.evaluate`` raises ``LinAlgError`` where numpy does (``solve``,
   ``inv``, ``cholesky`` of a matrix that is not positive definite; ``solve_triangular`` at a
   zero diagonal, as scipy) and compiled code returns ``inf``/``nan`` there, since it cannot
@@ -68,7 +69,8 @@ def _floats(*values: object) -> list[Node]:
 
 
 def solve(a: object, b: object) -> Node:
-    """``x`` with ``a @ x == b``, for a square ``a`` and ``b`` of shape ``(n,)`` or ``(n, k)``."""
+    """``x`` with ``a @ x == b``, for square matrices ``a`` (``(n, n)`` or a stack) and ``b`` of
+    shape ``(n,)`` or ``(..., n, k)``."""
     return _ops.solve(*_floats(a, b))
 
 
@@ -94,7 +96,7 @@ def cholesky(a: object, upper: bool = False) -> Node:
     (read from its lower triangle), or ``L.T`` with ``upper=True``."""
     (node,) = _floats(a)
     factor = make("cholesky", (node,))
-    return dsl.transpose(factor) if upper else factor
+    return _ops._mT(factor) if upper else factor
 
 
 def solve_triangular(
@@ -108,7 +110,7 @@ def solve_triangular(
         raise ValueError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
     a, b = _floats(a, b)
     if trans not in (0, "N"):  # a.T is a view: its lower triangle is a's upper one
-        a, lower = dsl.transpose(a), not lower
+        a, lower = _ops._mT(a), not lower
     return _ops.solve_triangular(a, b, bool(lower), bool(unit_diagonal))
 
 

@@ -154,6 +154,64 @@ def test_operands_read_through_views_and_broadcast_scalars():
         assert_close(e, w, 1e-10)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [3, 33])  # unrolled, and blocked
+def test_stacks_of_matrices_compiled_with_numpys_broadcasting(n, dtype):
+    a = gc.tensor("a", (2, 3, n, n), dtype)
+    b = gc.tensor("b", (3, n, 2), dtype)  # broadcast against a's stack (2, 3)
+    v = gc.tensor("v", (n,), dtype)  # one vector for every matrix
+    la = gc.linalg
+    chol = la.cholesky(a @ gc.transpose(a, (0, 1, 3, 2)) + gc.constant(n * np.eye(n), dtype))
+    outs = [
+        la.solve(a, b),
+        la.solve(a, v),
+        la.solve(gc.transpose(a, (0, 1, 3, 2)), b),  # a factor used transposed
+        la.inv(a),
+        la.det(a * (1.0 / n)),
+        *la.slogdet(a),
+        chol,
+        la.solve_triangular(chol, b, lower=True),
+        la.solve_triangular(chol, v, trans=1, lower=True),
+    ]
+    A = np.stack([[invertible(n) for _ in range(3)] for _ in range(2)]).astype(dtype)
+    B = RNG.standard_normal((3, n, 2)).astype(dtype)
+    V = RNG.standard_normal(n).astype(dtype)
+    At = np.swapaxes(A, -1, -2)
+    L = np.linalg.cholesky(A @ At + n * np.eye(n, dtype=dtype))
+    want = [
+        np.linalg.solve(A, B),
+        np.linalg.solve(A, V),
+        np.linalg.solve(At, B),
+        np.linalg.inv(A),
+        np.linalg.det(A * np.asarray(1.0 / n, dtype)),
+        *np.linalg.slogdet(A),
+        L,
+        np.linalg.solve(L, B),
+        np.linalg.solve(np.swapaxes(L, -1, -2), V),
+    ]
+    graph = gc.Graph([a, b, v], outs)
+    for g, e, w in zip(compiled(graph, A, B, V), outputs(graph, A, B, V), want):
+        assert_close(g, np.asarray(w, dtype=dtype), RTOL[dtype] * n)
+        assert_close(e, np.asarray(w, dtype=dtype), RTOL[dtype] * n)
+
+
+def test_vmap_of_linalg_functions_is_one_node_for_the_whole_batch():
+    # A batch of matrices becomes a stack; a batch of right-hand sides for one matrix becomes
+    # the columns of one solve.
+    a, bs = gc.tensor("a", (5, 3, 3)), gc.tensor("bs", (5, 3))
+    m = gc.matrix("m", 3, 3)
+    dets = gc.vmap(gc.linalg.det)(a)
+    solved = gc.vmap(lambda b: gc.linalg.solve(m, b))(bs)
+    graph = gc.Graph([a, bs, m], [dets, solved])
+    assert [n.op for n in graph.nodes].count("det") == 1
+    (solve,) = [n for n in graph.nodes if n.op == "solve"]
+    assert solve.args[1].shape == (3, 5)  # five columns
+    A, B, M = RNG.standard_normal((5, 3, 3)), RNG.standard_normal((5, 3)), invertible(3)
+    got = compiled(graph, A, B, M)
+    np.testing.assert_allclose(got[0], np.linalg.det(A), rtol=1e-12)
+    np.testing.assert_allclose(got[1], np.linalg.solve(M, B.T).T, rtol=1e-12)
+
+
 def test_size_zero_matrices_follow_numpy():
     a, b = gc.matrix("a", 0, 0), gc.tensor("b", (0, 2))
     graph = gc.Graph(
@@ -374,6 +432,45 @@ def test_solve_and_its_gradient_factor_each_matrix_they_use():
         assert_close(got, want, 1e-12)
 
 
+SPARSITY = {
+    # name: (build from x of 36 elements, exact: whether the pattern is the dense Jacobian's)
+    "solve": (lambda x: gc.linalg.solve(stack_of(x[:18]), x[18:30].reshape(2, 3, 2)), True),
+    "solve vector": (lambda x: gc.linalg.solve(stack_of(x[:18]), x[18:21]), True),
+    "inv": (lambda x: gc.linalg.inv(stack_of(x[:18])), True),
+    "det": (lambda x: gc.linalg.det(stack_of(x[:18])), True),
+    "cholesky": (lambda x: gc.linalg.cholesky(stack_of(x[:18])), False),  # upper: zeros
+    "solve_triangular": (
+        lambda x: gc.linalg.solve_triangular(stack_of(x[18:36]), x[:6].reshape(3, 2), lower=True),
+        False,  # the upper triangle is not read
+    ),
+    "matmul stacks": (lambda x: x[:12].reshape(2, 2, 3) @ x[12:30].reshape(2, 3, 3), True),
+    "matmul vector": (lambda x: x[:3] @ x[12:30].reshape(2, 3, 3), True),
+}
+
+
+def stack_of(x):
+    """Two well-conditioned 3 x 3 matrices (SPD-dominant) from 18 elements."""
+    return x.reshape(2, 3, 3) + 9.0 * np.eye(3)
+
+
+@pytest.mark.parametrize("name", sorted(SPARSITY))
+def test_sparsity_patterns_of_linalg_ops_contain_the_dense_jacobians_nonzeros(name):
+    from graphc.sparsity import jacobian_pattern
+
+    build, exact = SPARSITY[name]
+    x = gc.vector("x", 36)
+    y = build(x)
+    rows, cols = jacobian_pattern(y, x)
+    pattern = np.zeros((y.size, 36), dtype=bool)
+    pattern[rows, cols] = True
+    point = RNG.uniform(0.5, 1.5, 36)
+    (jac,) = outputs(gc.Graph([x], [gc.jacobian(y, x)]), point)
+    nonzero = jac.reshape(y.size, 36) != 0
+    assert not np.any(nonzero & ~pattern)  # every dependence is in the pattern
+    if exact:
+        np.testing.assert_array_equal(pattern, nonzero)
+
+
 def test_lowering_ops_refuse_derivatives():
     a = gc.matrix("a", 3, 3)
     lu = make("lu_factor", (a,))
@@ -392,14 +489,20 @@ def test_lowering_ops_refuse_derivatives():
     [
         (lambda: gc.linalg.inv(gc.matrix("m", 2, 3)), ValueError, r"inv: expected a square"),
         (
-            lambda: gc.linalg.det(gc.tensor("t", (2, 3, 3))),
+            lambda: gc.linalg.det(gc.tensor("t", (2, 3, 4))),
             ValueError,
-            r"det: .* \(2, 3, 3\) \(stacks of matrices are not supported\)",
+            r"det: expected a square matrix \(n, n\) or a stack of them \(\.\.\., n, n\), got "
+            r"shape \(2, 3, 4\)",
         ),
         (
             lambda: gc.linalg.solve(gc.matrix("m", 3, 3), gc.vector("v", 4)),
             ValueError,
-            r"solve: the right-hand side must have shape \(3,\) or \(3, k\) .* got \(4,\)",
+            r"solve: the right-hand side must have shape \(3,\) or \(\.\.\., 3, k\) .* got \(4,\)",
+        ),
+        (
+            lambda: gc.linalg.solve(gc.tensor("m", (2, 3, 3)), gc.tensor("b", (4, 3, 1))),
+            ValueError,
+            r"solve: the stacks of shapes \(2, 3, 3\) and \(4, 3, 1\) .* do not broadcast",
         ),
         (
             lambda: gc.linalg.solve_triangular(gc.matrix("m", 3, 3), gc.vector("v", 3), "X"),

@@ -11,9 +11,8 @@ shapes (with broadcasting cases) and domains. For every case:
   inputs) get zero cotangents and tangents, never an error;
 - compiled code agrees with the evaluator on the value and, for differentiable cases, the vjp.
 
-Linear algebra draws its matrices from the domains of :data:`MATRIX_DOMAINS` (invertible and
-needing row swaps, diagonally dominant, symmetric positive definite), so finite differences
-and float32 are reliable.
+Linear algebra's cases add a constant to their random matrices (:func:`well`) so that they are
+well conditioned (and need row swaps, for LU), so finite differences and float32 are reliable.
 
 Below the table: the documented behaviour at kinks (abs'(0) = 0, sqrt'(0) = +inf, ties of
 maximum/minimum and of max/min reductions share the derivative, prod with one and two zeros).
@@ -33,6 +32,7 @@ from graphc import dsl
 from graphc.node import Attrs
 from graphc.ops import OPS, make
 from graphc.ops.base import arity
+from graphc.ops.sparse import sparse_gather
 
 # -- the table --------------------------------------------------------------------------------
 
@@ -89,6 +89,8 @@ def unslice_ref(x):
     return out
 
 
+GATHER_AT = np.array([3, 0, 3, 4, 1, 3])
+
 CONST = np.array([[1.5, -0.0, 2.0], [np.inf, -3.25, 0.5]])
 
 
@@ -115,20 +117,19 @@ def comparison(build, ref) -> list[Case]:
     return cases
 
 
-def matrix_array(rng: np.random.Generator, shape, dtype: str, domain: str) -> np.ndarray:
-    """A square matrix from ``domain`` (see MATRIX_DOMAINS), well conditioned for any n."""
-    n = shape[-1]
-    dominant = rng.standard_normal(shape) + n * np.eye(n)
-    if domain == "invertible":  # rows rolled: partial pivoting has to swap every step
-        values = dominant[np.roll(np.arange(n), 1)]
-    elif domain == "spd":
-        values = dominant @ dominant.T
-    else:
-        values = dominant
-    return np.asarray(values, dtype=dtype)
+def _shift(n: int, kind: str) -> np.ndarray:
+    if kind == "pivoting":  # large entries off the diagonal: partial pivoting swaps every step
+        return 2.0 * n * np.eye(n)[np.roll(np.arange(n), 1)]
+    return 3.0 * n * np.eye(n)  # "dominant": each triangle, and Cholesky's, well conditioned
 
 
-MATRIX_DOMAINS = ("invertible", "dominant", "spd")
+def well(a, kind="pivoting"):
+    """A random normal matrix (or stack) made well conditioned by a constant of its dtype."""
+    return a + gc.constant(_shift(a.shape[-1], kind), a.dtype)
+
+
+def well_np(a, kind="pivoting"):
+    return a + _shift(a.shape[-1], kind).astype(a.dtype)
 
 
 def lu_reference(a):
@@ -151,27 +152,51 @@ def lu_factor(a):
     return make("lu_factor", (a,))
 
 
+def per_matrix(function):
+    """A numpy function of one matrix, applied to each matrix of a stack."""
+    return lambda a: np.stack([function(m) for m in a.reshape((-1,) + a.shape[-2:])]).reshape(
+        a.shape[:-2] + function(a.reshape((-1,) + a.shape[-2:])[0]).shape
+    )
+
+
 def triangle(a, lower, unit, trans):
     """The matrix solve_triangular solves with: one triangle of ``a``, maybe transposed."""
-    t = np.tril(a) if lower else np.triu(a)
+    t = np.tril(a, -1 if unit else 0) if lower else np.triu(a, 1 if unit else 0)
     if unit:
-        np.fill_diagonal(t, 1.0)
-    return t.T if trans in (1, "T") else t
+        t = t + np.eye(a.shape[-1], dtype=a.dtype)
+    return np.swapaxes(t, -1, -2) if trans in (1, "T") else t
 
 
 LINALG_RTOL = (1e-12, 2e-5)  # against LAPACK: our order of operations is not its
 
 
-def square_cases(build, ref, domain="invertible", derivative="fd"):
+def square_cases(build, ref, kind="pivoting", derivative="fd"):
+    """1 x 1, 4 x 4 and a stack of two 3 x 3 matrices, made well conditioned."""
     return [
-        Case(build, ref, ((n, n),), (domain,), derivative, label=f"{n}x{n}", value_rtol=rtol)
-        for n, rtol in ((1, (1e-14, 1e-6)), (4, (1e-14, 1e-6)))
+        Case(
+            lambda a, k=k: build(well(a, k)),
+            lambda a, k=k: ref(well_np(a, k)),
+            (shape,),
+            ("real",),
+            derivative,
+            label=str(shape),
+        )
+        for shape, k in (((1, 1), "dominant"), ((4, 4), kind), ((2, 3, 3), kind))
     ]
 
 
-def system_cases(build, ref, domain="invertible", **kw):
+def system_cases(build, ref, kind="pivoting", shapes=None, **kw):
+    shapes = shapes or [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (3,)), ((3, 3), (2, 3, 2))]
     return [
-        Case(build, ref, ((3, 3), b), (domain, "real"), label=f"b{b}", **kw) for b in ((3,), (3, 2))
+        Case(
+            lambda a, b: build(well(a, kind), b),
+            lambda a, b: ref(well_np(a, kind), b),
+            shapes_,
+            ("real", "real"),
+            label=f"{shapes_[0]}b{shapes_[1]}",
+            **kw,
+        )
+        for shapes_ in shapes
     ]
 
 
@@ -311,51 +336,68 @@ TABLE: dict[str, list[Case]] = {
     "logabsdet": square_cases(
         lambda a: gc.linalg.slogdet(a).logabsdet, lambda a: np.linalg.slogdet(a)[1]
     ),
-    "cholesky": square_cases(gc.linalg.cholesky, np.linalg.cholesky, "spd"),
+    # Reads the lower triangle only, so the dominant diagonal makes the matrix it reads SPD.
+    "cholesky": square_cases(gc.linalg.cholesky, np.linalg.cholesky, "dominant"),
     "solve_triangular": [
-        Case(
+        case
+        for lower, unit, trans, shapes in [
+            (True, False, 0, ((3, 3), (3,))),
+            (False, False, 0, ((3, 3), (3, 2))),
+            (True, True, 0, ((3, 3), (3, 2))),
+            (False, True, 1, ((3, 3), (3,))),
+            (True, False, "T", ((2, 3, 3), (3, 2))),
+        ]
+        for case in system_cases(
             lambda a, b, lower=lower, unit=unit, trans=trans: gc.linalg.solve_triangular(
                 a, b, trans, lower, unit
             ),
             lambda a, b, lower=lower, unit=unit, trans=trans: np.linalg.solve(
                 triangle(a, lower, unit, trans), b
             ),
-            ((3, 3), b),
-            ("dominant", "real"),
-            label=f"{'lower' if lower else 'upper'}{' unit' if unit else ''} T{trans} b{b}",
+            "dominant",
+            [shapes],
             value_rtol=LINALG_RTOL,
         )
-        for lower, unit, trans, b in [
-            (True, False, 0, (3,)),
-            (False, False, 0, (3, 2)),
-            (True, True, 0, (3, 2)),
-            (False, True, 1, (3,)),
-            (True, False, "T", (3, 2)),
-        ]
     ],
     # the lowering ops (built by the expand pass; never differentiated)
-    "lu_factor": [Case(lu_factor, lu_reference, ((4, 4),), ("invertible",), "none")],
-    "lu_solve": [
+    "lu_factor": [
         Case(
-            lambda a, b, trans=trans: make("lu_solve", (lu_factor(a), b), Attrs(trans=trans)),
-            lambda a, b, trans=trans: np.linalg.solve(a.T if trans else a, b),
-            ((4, 4), b),
-            ("invertible", "real"),
+            lambda a: lu_factor(well(a)),
+            lambda a: per_matrix(lu_reference)(well_np(a)),
+            (shape,),
+            ("real",),
             "none",
-            label=f"trans={trans} b{b}",
+            label=str(shape),
+        )
+        for shape in ((4, 4), (2, 3, 3))
+    ],
+    "lu_solve": [
+        case
+        for trans, shapes in [
+            (False, ((4, 4), (4,))),
+            (True, ((4, 4), (4,))),
+            (False, ((4, 4), (4, 3))),
+            (True, ((2, 4, 4), (4, 3))),
+        ]
+        for case in system_cases(
+            lambda a, b, trans=trans: make("lu_solve", (lu_factor(a), b), Attrs(trans=trans)),
+            lambda a, b, trans=trans: np.linalg.solve(np.swapaxes(a, -1, -2) if trans else a, b),
+            shapes=[shapes],
+            derivative="none",
             value_rtol=LINALG_RTOL,
         )
-        for trans, b in [(False, (4,)), (True, (4,)), (False, (4, 3)), (True, (4, 3))]
     ],
     "lu_inv": [
         Case(
-            lambda a: make("lu_inv", (lu_factor(a),)),
-            np.linalg.inv,
-            ((4, 4),),
-            ("invertible",),
+            lambda a: make("lu_inv", (lu_factor(well(a)),)),
+            lambda a: np.linalg.inv(well_np(a)),
+            (shape,),
+            ("real",),
             "none",
+            label=str(shape),
             value_rtol=LINALG_RTOL,
         )
+        for shape in ((4, 4), (2, 3, 3))
     ],
     # shapes
     "reshape": [
@@ -411,6 +453,22 @@ TABLE: dict[str, list[Case]] = {
             label="int",
         ),
     ],
+    # sparse derivatives' gather (graphc.ops.sparse): constant positions, repeated and unordered
+    "sparse_gather": [
+        Case(
+            lambda x: sparse_gather(x, GATHER_AT),
+            lambda x: x[GATHER_AT],
+            ((5,),),
+            ("real",),
+        ),
+        Case(
+            lambda x: sparse_gather(x.reshape(-1), GATHER_AT),
+            lambda x: x.reshape(-1)[GATHER_AT],
+            ((2, 3),),
+            ("real",),
+            label="of a matrix",
+        ),
+    ],
 }
 
 CASES = [
@@ -439,6 +497,7 @@ def test_op_record_is_complete(name):
         "view",
         "concat",
         "unslice",
+        "gather",
     } or (opdef.lower is not None or opdef.expand is not None)  # its own loop nest, or expanded
     assert callable(opdef.infer) and callable(opdef.evaluate)
     # Forward and reverse mode cover the same ops: a vjp rule without a jvp rule (or the other
@@ -466,9 +525,7 @@ def setup(case: Case, dtype: str, seed: int = 0):
         for i, (shape, domain) in enumerate(zip(case.shapes, case.domains))
     ]
     args = [
-        matrix_array(rng, shape, dtype, domain)
-        if domain in MATRIX_DOMAINS
-        else random_array(rng, shape, input_dtype(domain, dtype), domain, salt=i)
+        random_array(rng, shape, input_dtype(domain, dtype), domain, salt=i)
         for i, (shape, domain) in enumerate(zip(case.shapes, case.domains))
     ]
     return nodes, case.build(*nodes), args, rng

@@ -6,7 +6,8 @@ vocabulary), for ``lu_factor``, ``lu_solve``, ``lu_inv``, ``cholesky`` and ``sol
 Invariants:
 - Every result is computed in place in the kernel's own output, after a copy of its input
   (which may be a strided view, or one scalar broadcast): no memory beyond the planned buffers,
-  so kernels are safe in any number of threads and at any size.
+  so kernels are safe in any number of threads and at any size. A stack of matrices is a loop
+  over its entries around the algorithm for one (:func:`entries`).
 - Loops whose trip count depends on an outer index are guarded (the builder's loops run their
   body at least once), so a range may be empty.
 - Elimination and substitution run in the numpy references' order (row by row, terms in index
@@ -38,33 +39,37 @@ UNROLL = 8
 
 
 class _Matrix:
-    """Elements ``(i, j)`` of a node's value: a 1-D value is one column; a value held as one
-    scalar (a broadcast) is that scalar everywhere."""
+    """Elements ``(i, j)`` of one matrix of a node's value (the entry of a stack at element
+    offset ``base``): a value whose entries are vectors (``core`` 1) is one column; a value held
+    as one scalar (a broadcast) is that scalar everywhere."""
 
-    def __init__(self, em, node, strides: tuple[int, int] | None = None, layout=None, value=None):
+    def __init__(self, em, node, core: int = 2, base: Index = 0, *, _view=None):
         self.em, self.fb, self.dtype = em, em.fb, node.dtype
-        self.node = node
-        if layout is None and value is None:
-            layout = em.layout(node)
-            if isinstance(layout, str):  # SCALAR: read once, before any loop
-                layout, value = None, em.scalar(node)
-            else:
-                s = layout.strides
-                strides = (s[0], 0) if node.ndim == 1 else (s[0], s[1])
-        self.layout, self.value = layout, value
-        self.strides = strides or (0, 0)
+        self.node, self.base = node, base
+        if _view is not None:
+            self.layout, self.value, self.strides = _view
+            return
+        layout = em.layout(node)
+        self.layout, self.value, self.strides = layout, None, (0, 0)
+        if isinstance(layout, str):  # SCALAR: read once, before any loop
+            self.layout, self.value = None, em.scalar(node)
+        else:
+            s = layout.strides[node.ndim - core :]
+            self.strides = (s[0], 0) if core == 1 else (s[0], s[1])
 
     @property
     def T(self) -> _Matrix:  # noqa: N802 - the transposed view, as numpy's .T
         s0, s1 = self.strides
-        return _Matrix(self.em, self.node, (s1, s0), self.layout, self.value)
+        view = (self.layout, self.value, (s1, s0))
+        return _Matrix(self.em, self.node, base=self.base, _view=view)
+
+    def _at(self, offset: Index) -> str:
+        return self.em.element_pointer(self.layout, _sum(self.fb, self.base, offset))
 
     def pointer(self, i: Index, j: Index) -> str:
         if isinstance(i, int) and isinstance(j, int):
-            offset: Index = i * self.strides[0] + j * self.strides[1]
-        else:
-            offset = self.em.offset(self.strides, [i, j])
-        return self.em.element_pointer(self.layout, offset)
+            return self._at(i * self.strides[0] + j * self.strides[1])
+        return self._at(self.em.offset(self.strides, [i, j]))
 
     def load(self, i: Index, j: Index):
         if self.layout is None:
@@ -81,7 +86,34 @@ class _Matrix:
 
     def load_flat(self, offset: Index):
         """Element ``offset`` in row-major order (of a ``row_major`` matrix)."""
-        return self.fb.load(self.em.element_pointer(self.layout, offset), self.dtype)
+        return self.fb.load(self._at(offset), self.dtype)
+
+    def store_flat(self, value, offset: Index) -> None:
+        self.fb.store(value, self._at(offset))
+
+
+def entries(em, node, core: int, operands) -> Iterator[dict]:
+    """Loop over the stack of ``node`` (all but its last ``core`` axes); yields once, for the
+    entry at hand, each value's element offset of its matrix: ``node`` and each ``(value,
+    core)`` of ``operands``, whose stack axes broadcast against ``node``'s (numpy's rules).
+    The code emitted between yield and resumption is the body of the loop."""
+    stack = node.shape[: node.ndim - core]
+    if not stack:
+        yield {value: 0 for value in [node] + [x for x, _ in operands]}
+        return
+    strides = {node: em.layout(node).strides[: len(stack)]}
+    for value, value_core in operands:
+        own = value.shape[: value.ndim - value_core]
+        layout = em.layout(value)
+        own_strides = (0,) * len(own) if isinstance(layout, str) else layout.strides[: len(own)]
+        lead = len(stack) - len(own)
+        strides[value] = (0,) * lead + tuple(
+            0 if size == 1 and want != 1 else stride
+            for stride, size, want in zip(own_strides, own, stack[lead:])
+        )
+    indices, states = em.open_loops(stack)
+    yield {value: em.offset(value_strides, indices) for value, value_strides in strides.items()}
+    em.close_loops(states)
 
 
 class _Cell:
@@ -149,6 +181,14 @@ def _block_width(n: int) -> int:
     return BLOCK if n >= BLOCKED_FROM else 1
 
 
+def _sum(fb, a: Index, b: Index) -> Index:
+    if isinstance(b, int):
+        return _add(fb, a, b)
+    if isinstance(a, int):
+        return _add(fb, b, a)
+    return fb.index_arith("add nsw", a, b)
+
+
 def _times(fb, index: Index, factor: int) -> Index:
     if isinstance(index, int) or factor == 1:
         return index * factor
@@ -164,16 +204,11 @@ def _copy(fb, source: _Matrix, target: _Matrix, rows: int, cols: int) -> None:
     if target.row_major(rows, cols) and (source.layout is None or source.row_major(rows, cols)):
         # One flat loop: LLVM compiles it several times faster than a nest of two.
         for t in span(fb, 0, rows * cols):
-            value = source.value if source.layout is None else source.load_flat(t)
-            fb.store(value, target.em.element_pointer(target.layout, t))
+            target.store_flat(source.value if source.layout is None else source.load_flat(t), t)
         return
     for i in span(fb, 0, rows):
         for j in span(fb, 0, cols):
             target.store(source.load(i, j), i, j)
-
-
-def _columns(node) -> int:
-    return 1 if node.ndim == 1 else node.shape[1]
 
 
 def substitute(fb, x: _Matrix, coef: _Matrix, n: int, cols: int, lower: bool, unit: bool):
@@ -235,17 +270,19 @@ def lower_lu_factor(em, kernel) -> None:
     delayed and applied together (see :func:`_lu_block`)."""
     node = kernel.root
     fb = em.fb
-    n = node.shape[1]
-    if n == 0:
+    n = node.shape[-1]
+    if node.size == 0:
         return
-    out = _Matrix(em, node)
-    _copy(fb, _Matrix(em, node.args[0]), out, n, n)
-    width = _block_width(n)
-    full, rest = divmod(n, width)
-    for b in steps(fb, 0, full, n):
-        _lu_block(fb, out, n, _times(fb, b, width), width)
-    if rest:
-        _lu_block(fb, out, n, full * width, rest)
+    (a,) = node.args
+    for base in entries(em, node, 2, [(a, 2)]):
+        out = _Matrix(em, node, 2, base[node])
+        _copy(fb, _Matrix(em, a, 2, base[a]), out, n, n)
+        width = _block_width(n)
+        full, rest = divmod(n, width)
+        for b in steps(fb, 0, full, n):
+            _lu_block(fb, out, n, _times(fb, b, width), width)
+        if rest:
+            _lu_block(fb, out, n, full * width, rest)
 
 
 def _lu_block(fb, out: _Matrix, n: int, k0: Index, width: int) -> None:
@@ -307,25 +344,29 @@ def lower_lu_solve(em, kernel) -> None:
     if node.size == 0:
         return
     lu, b = node.args
-    n, cols = lu.shape[1], _columns(node)
-    x = _Matrix(em, node)
-    _copy(em.fb, _Matrix(em, b), x, n, cols)
-    _lu_solve_in_place(em.fb, _Matrix(em, lu), x, n, cols, node.attrs["trans"])
+    n, core = lu.shape[-1], b.ndim if b.ndim == 1 else 2
+    cols = 1 if core == 1 else b.shape[-1]
+    for base in entries(em, node, core, [(lu, 2), (b, core)]):
+        x = _Matrix(em, node, core, base[node])
+        _copy(em.fb, _Matrix(em, b, core, base[b]), x, n, cols)
+        _lu_solve_in_place(em.fb, _Matrix(em, lu, 2, base[lu]), x, n, cols, node.attrs["trans"])
 
 
 def lower_lu_inv(em, kernel) -> None:
     node = kernel.root
     fb = em.fb
-    n = node.shape[0]
-    if n == 0:
+    n = node.shape[-1]
+    if node.size == 0:
         return
-    x = _Matrix(em, node)
+    (lu,) = node.args
     one, zero = fb.const(1.0, node.dtype), fb.const(0.0, node.dtype)
-    for i in span(fb, 0, n):
-        for j in span(fb, 0, n):
-            diagonal = fb.instr("bool", f"icmp eq i64 {i}, {j}")
-            x.store(fb.select(diagonal, one, zero), i, j)
-    _lu_solve_in_place(fb, _Matrix(em, node.args[0]), x, n, n, trans=False)
+    for base in entries(em, node, 2, [(lu, 2)]):
+        x = _Matrix(em, node, 2, base[node])
+        for i in span(fb, 0, n):
+            for j in span(fb, 0, n):
+                diagonal = fb.instr("bool", f"icmp eq i64 {i}, {j}")
+                x.store(fb.select(diagonal, one, zero), i, j)
+        _lu_solve_in_place(fb, _Matrix(em, lu, 2, base[lu]), x, n, n, trans=False)
 
 
 def lower_cholesky(em, kernel) -> None:
@@ -335,21 +376,23 @@ def lower_cholesky(em, kernel) -> None:
     ``L``, so the inner loops run along rows; the strict upper triangle is zeroed last."""
     node = kernel.root
     fb = em.fb
-    n = node.shape[0]
-    if n == 0:
+    n = node.shape[-1]
+    if node.size == 0:
         return
-    out = _Matrix(em, node)
-    _copy(fb, _Matrix(em, node.args[0]), out, n, n)
-    width = _block_width(n)
-    full, rest = divmod(n, width)
-    for b in steps(fb, 0, full, n):
-        _cholesky_block(fb, out, n, _times(fb, b, width), width)
-    if rest:
-        _cholesky_block(fb, out, n, full * width, rest)
+    (a,) = node.args
     zero = fb.const(0.0, node.dtype)
-    for i in steps(fb, 0, n, n):
-        for j in span(fb, _add(fb, i, 1), n):
-            out.store(zero, i, j)
+    for base in entries(em, node, 2, [(a, 2)]):
+        out = _Matrix(em, node, 2, base[node])
+        _copy(fb, _Matrix(em, a, 2, base[a]), out, n, n)
+        width = _block_width(n)
+        full, rest = divmod(n, width)
+        for b in steps(fb, 0, full, n):
+            _cholesky_block(fb, out, n, _times(fb, b, width), width)
+        if rest:
+            _cholesky_block(fb, out, n, full * width, rest)
+        for i in steps(fb, 0, n, n):
+            for j in span(fb, _add(fb, i, 1), n):
+                out.store(zero, i, j)
 
 
 def _cholesky_block(fb, out: _Matrix, n: int, k0: Index, width: int) -> None:
@@ -388,8 +431,10 @@ def lower_solve_triangular(em, kernel) -> None:
     if node.size == 0:
         return
     a, b = node.args
-    n, cols = a.shape[0], _columns(node)
-    x = _Matrix(em, node)
-    _copy(em.fb, _Matrix(em, b), x, n, cols)
+    n, core = a.shape[-1], b.ndim if b.ndim == 1 else 2
+    cols = 1 if core == 1 else b.shape[-1]
     lower, unit = node.attrs["lower"], node.attrs["unit_diagonal"]
-    substitute(em.fb, x, _Matrix(em, a), n, cols, lower, unit)
+    for base in entries(em, node, core, [(a, 2), (b, core)]):
+        x = _Matrix(em, node, core, base[node])
+        _copy(em.fb, _Matrix(em, b, core, base[b]), x, n, cols)
+        substitute(em.fb, x, _Matrix(em, a, 2, base[a]), n, cols, lower, unit)
