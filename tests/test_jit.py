@@ -285,6 +285,9 @@ def test_every_op_is_covered_by_this_table():
             "input",
             "const",
         }
+        # Ops that lower through their records' own loop nests: compiled against the evaluator
+        # in tests/test_ops.py (test_compiled_matches_evaluated, every row, both float dtypes).
+        | {"gather", "scatter_add", "argsort", "argmax", "argmin", "cumsum", "cumprod", "linrec"}
     )
     assert set(OPS) <= covered, f"ops without a JIT test: {sorted(set(OPS) - covered)}"
 

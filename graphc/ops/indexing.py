@@ -1,0 +1,707 @@
+"""Ops that index: gather, scatter-add, argsort, argmax and argmin.
+
+- ``gather(x, idx; axis)``: ``idx`` is int64 of shape ``I + (k,)``; the result, of shape
+  ``x.shape[:axis] + I + x.shape[axis + k:]``, is ``x[p, idx[q, 0], ..., idx[q, k-1], t]`` for
+  every ``p`` (the axes before ``axis``), ``q`` (the index positions) and ``t`` (the axes after
+  the ``k`` indexed ones). ``x[idx]``, ``take``, ``take_along_axis`` and the permutation of
+  ``sort`` are gathers (``graphc.functions``).
+- ``scatter_add(u, idx; axis, sizes)``: its transpose. Zeros of ``P + sizes + T`` with each
+  ``u[p, q, t]`` added at ``[p, idx[q], t]``, in the order of ``q`` (numpy's ``np.add.at``).
+  The vjp of gather is scatter-add and the vjp of scatter-add is gather; each is its own jvp.
+- ``argsort(x)``: along the last axis, stable (tied elements keep their order), nan last:
+  ``np.argsort(x, axis=-1, kind="stable")``. Not differentiable (int64).
+- ``argmax(x)``/``argmin(x)``: along the last axis, the first extremum; the first nan wins
+  (numpy's rule). Not differentiable (int64).
+
+Other axes are reached through transposes (views), which the DSL adds.
+
+Index semantics are numpy's: an index ``i`` into an axis of size ``n`` is valid when
+``-n <= i < n``, and a negative one counts from the end. Invariants about bounds:
+
+- A constant index array is checked when the node is built (``infer``): an out-of-range index
+  raises ``IndexError`` naming the op, the axis, its size and the index.
+- The evaluator checks every index (``IndexError``, same message).
+- Compiled code never reads or writes outside an array. An index computed at run time that is
+  out of range makes a gather write a fill value (nan for floats, 0 for integers, False for
+  booleans) and a scatter-add drop that element; the kernel then reports the last such index
+  once, after its loops, by calling ``graphc_index_error`` (a symbol this module registers with
+  LLVM): the report is kept per thread, and :func:`raise_pending` turns it into an
+  ``IndexError``. The call path that raises after each native call is installed by
+  :func:`guard`; until a compiled function is guarded, a report is a ``RuntimeWarning``.
+  Constant index arrays that pass the build-time check skip the run-time check entirely.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+import warnings
+
+import llvmlite.binding as llvm  # type: ignore[import-untyped]
+import numpy as np
+
+from graphc import dtypes
+from graphc.node import Attrs, Node
+from graphc.ops.base import OpDef, is_differentiable, make, register
+from graphc.shapes import fmt
+
+# -- builders (the DSL's user-facing functions are in graphc.functions) -----------------------
+
+
+def gather(x: Node, idx: Node, axis: int) -> Node:
+    """``x`` indexed along ``axis, ..., axis + k - 1`` by ``idx`` (int64, last axis of size k)."""
+    return make("gather", (x, idx), Attrs(axis=int(axis)))
+
+
+def scatter_add(u: Node, idx: Node, axis: int, sizes: tuple[int, ...]) -> Node:
+    """The transpose of :func:`gather`: ``u`` added into zeros at the places ``idx`` names."""
+    return make("scatter_add", (u, idx), Attrs(axis=int(axis), sizes=tuple(int(s) for s in sizes)))
+
+
+# -- bounds -----------------------------------------------------------------------------------
+
+
+def out_of_bounds(op: str, index: int, axis: int, size: int) -> IndexError:
+    return IndexError(f"{op}: index {index} is out of bounds for axis {axis} with size {size}")
+
+
+def check_bounds(op: str, values: np.ndarray, sizes: tuple[int, ...], axis: int) -> None:
+    """Raise :func:`out_of_bounds` for the first index of ``values[..., j]`` outside
+    ``[-sizes[j], sizes[j])``."""
+    for j, size in enumerate(sizes):
+        component = values[..., j]
+        bad = (component < -size) | (component >= size)
+        if bad.any():
+            raise out_of_bounds(op, int(component[bad].reshape(-1)[0]), axis + j, size)
+
+
+def _wrapped(op: str, idx: np.ndarray, sizes: tuple[int, ...], axis: int) -> tuple:
+    """The index components, checked, with negative indices counted from the end."""
+    check_bounds(op, idx, sizes, axis)
+    return tuple(
+        np.where(idx[..., j] < 0, idx[..., j] + n, idx[..., j]) for j, n in enumerate(sizes)
+    )
+
+
+def _checked_at_build(idx: Node, sizes: tuple[int, ...]) -> bool:
+    """True when ``idx`` is a constant whose every component is in ``[0, size)``: such indices
+    need no check (and no wrapping) in compiled code."""
+    if idx.op != "const":
+        return False
+    values = idx.value
+    return all(
+        not values[..., j].size or (values[..., j].min() >= 0 and values[..., j].max() < n)
+        for j, n in enumerate(sizes)
+    )
+
+
+# -- gather and scatter_add: shape rules, evaluation, derivatives ------------------------------
+
+
+def _check_index_array(op: str, idx: Node) -> None:
+    if idx.dtype != dtypes.INT64:
+        raise TypeError(f"{op}: indices must be int64, got {idx.dtype} of shape {fmt(idx.shape)}")
+    if idx.ndim == 0 or idx.shape[-1] == 0:
+        raise ValueError(
+            f"{op}: indices of shape {fmt(idx.shape)}; expected a last axis holding one index "
+            "per indexed axis (at least one)"
+        )
+
+
+def _check_axis(op: str, axis: object, k: int, ndim: int, shape) -> int:
+    if not isinstance(axis, int) or isinstance(axis, bool) or axis < 0 or axis + k > ndim:
+        raise ValueError(
+            f"{op}: {k} indexed axes starting at axis {axis!r} do not fit an array of shape "
+            f"{fmt(shape)}"
+        )
+    return axis
+
+
+def _infer_gather(args, attrs):
+    x, idx = args
+    _check_index_array("gather", idx)
+    k = idx.shape[-1]
+    axis = _check_axis("gather", attrs["axis"], k, x.ndim, x.shape)
+    sizes = x.shape[axis : axis + k]
+    if idx.op == "const":
+        check_bounds("gather", idx.value, sizes, axis)
+    return x.shape[:axis] + idx.shape[:-1] + x.shape[axis + k :], x.dtype
+
+
+def _eval_gather(node, x, idx):
+    axis = node.attrs["axis"]
+    sizes = x.shape[axis : axis + idx.shape[-1]]
+    key = (slice(None),) * axis + _wrapped("gather", idx, sizes, axis)
+    return np.asarray(np.asarray(x)[key], dtype=node.dtype)
+
+
+def _gather_vjp(node, ct):
+    x, idx = node.args
+    if not is_differentiable(x):
+        return (None, None)
+    axis = node.attrs["axis"]
+    sizes = x.shape[axis : axis + idx.shape[-1]]
+    return (scatter_add(ct, idx, axis, sizes), None)
+
+
+def _gather_jvp(node, tangents):
+    t, _ = tangents
+    return None if t is None else gather(t, node.args[1], node.attrs["axis"])
+
+
+def _infer_scatter_add(args, attrs):
+    u, idx = args
+    _check_index_array("scatter_add", idx)
+    if u.dtype == dtypes.BOOL:
+        raise TypeError("scatter_add: boolean values cannot be added; expected numbers")
+    axis, sizes = attrs["axis"], attrs["sizes"]
+    k = idx.shape[-1]
+    if (
+        not isinstance(sizes, tuple)
+        or len(sizes) != k
+        or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in sizes)
+    ):
+        raise ValueError(f"scatter_add: sizes {sizes!r}: expected {k} non-negative ints")
+    n_index = idx.ndim - 1
+    if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis <= u.ndim - n_index:
+        raise ValueError(
+            f"scatter_add: values of shape {fmt(u.shape)} cannot hold the index shape "
+            f"{fmt(idx.shape[:-1])} at axis {axis!r}"
+        )
+    if u.shape[axis : axis + n_index] != idx.shape[:-1]:
+        raise ValueError(
+            f"scatter_add: values of shape {fmt(u.shape)} do not match indices of shape "
+            f"{fmt(idx.shape)} at axis {axis}: expected axes {axis}..{axis + n_index - 1} of "
+            f"the values to be {fmt(idx.shape[:-1])}"
+        )
+    if idx.op == "const":
+        check_bounds("scatter_add", idx.value, sizes, axis)
+    return u.shape[:axis] + sizes + u.shape[axis + n_index :], u.dtype
+
+
+def _eval_scatter_add(node, u, idx):
+    axis, sizes = node.attrs["axis"], node.attrs["sizes"]
+    out = np.zeros(node.shape, dtype=node.dtype)
+    key = (slice(None),) * axis + _wrapped("scatter_add", idx, sizes, axis)
+    np.add.at(out, key, np.asarray(u, dtype=node.dtype))
+    return out
+
+
+def _scatter_add_vjp(node, ct):
+    u, idx = node.args
+    if not is_differentiable(u):
+        return (None, None)
+    return (gather(ct, idx, node.attrs["axis"]), None)
+
+
+def _scatter_add_jvp(node, tangents):
+    t, _ = tangents
+    if t is None:
+        return None
+    return scatter_add(t, node.args[1], node.attrs["axis"], node.attrs["sizes"])
+
+
+# -- argsort, argmax, argmin ------------------------------------------------------------------
+
+
+def _infer_argsort(args, attrs):
+    (x,) = args
+    if x.ndim == 0:
+        raise ValueError("argsort: expected an array of at least one dimension, got a scalar")
+    return x.shape, dtypes.INT64
+
+
+def _infer_arg_extremum(op: str):
+    def infer(args, attrs):
+        (x,) = args
+        if x.ndim == 0 or x.shape[-1] == 0:
+            raise ValueError(
+                f"{op}: the last axis of shape {fmt(x.shape)} is empty or missing; expected at "
+                "least one element to choose from"
+            )
+        return x.shape[:-1], dtypes.INT64
+
+    return infer
+
+
+def _eval_arg_extremum(fn):
+    def evaluate(node, x):
+        return np.asarray(fn(np.asarray(x), axis=-1), dtype=np.int64)
+
+    return evaluate
+
+
+# -- run-time reports of out-of-range indices --------------------------------------------------
+
+ERROR_SYMBOL = "graphc_index_error"
+_pending = threading.local()
+_guarded = False
+
+
+def _report(message: bytes, index: int, axis: int, size: int) -> None:
+    """Called by compiled code (holding the GIL, through ctypes) after a kernel met an index out
+    of range: keeps the first report of this thread until :func:`raise_pending` takes it."""
+    text = f"{message.decode()}: index {index} is out of bounds for axis {axis} with size {size}"
+    if _guarded:
+        if getattr(_pending, "error", None) is None:
+            _pending.error = text
+    else:
+        warnings.warn(
+            f"{text} (the result holds nan, 0 or False there; compiled code reads nothing out "
+            "of bounds)",
+            RuntimeWarning,
+            stacklevel=3,  # the line that called the compiled function
+        )
+
+
+_REPORT_TYPE = ctypes.CFUNCTYPE(
+    None, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64
+)
+_REPORT = _REPORT_TYPE(_report)  # kept alive for the life of the process, like the symbol
+llvm.add_symbol(ERROR_SYMBOL, ctypes.cast(_REPORT, ctypes.c_void_p).value)
+
+
+def raise_pending() -> None:
+    """Raise the ``IndexError`` compiled code reported in this thread, if any (and forget it)."""
+    error = getattr(_pending, "error", None)
+    if error is not None:
+        _pending.error = None
+        raise IndexError(error)
+
+
+def errcheck(result, function, arguments):
+    """A ctypes ``errcheck`` hook: :func:`raise_pending` after a native call."""
+    raise_pending()
+    return result
+
+
+def guard(native) -> None:
+    """Make the ctypes function ``native`` raise the reports of the kernels it runs."""
+    global _guarded
+    _guarded = True
+    native.errcheck = errcheck
+
+
+def needs_guard(graph) -> bool:
+    """Whether compiled code of ``graph`` can report an index out of range."""
+    return any(node.op in CHECKED_OPS for node in graph.nodes)
+
+
+CHECKED_OPS = ("gather", "scatter_add")
+
+
+# -- lowering ---------------------------------------------------------------------------------
+#
+# Records lower through the emitter vocabulary of graphc.jit.kernels (see its docstring); ops/
+# does not import graphc.jit, so a scalar layout is recognised as the string it is.
+
+
+def _is_scalar(layout) -> bool:
+    return isinstance(layout, str)
+
+
+def _add(fb, a, b):
+    """``a + b`` for index expressions that may be the int 0."""
+    if a == 0 or a == "0":
+        return b
+    if b == 0 or b == "0":
+        return a
+    return fb.index_arith("add nsw", a, b)
+
+
+def _mul(fb, a, stride: int):
+    if stride == 0:
+        return 0
+    return a if stride == 1 else fb.index_arith("mul nsw", a, stride)
+
+
+def _fill_value(fb, dtype: str):
+    if dtype in dtypes.FLOATS:
+        return fb.const(float("nan"), dtype)
+    return fb.const(False if dtype == dtypes.BOOL else 0, dtype)
+
+
+def _message_global(fb, text: str) -> str:
+    """A private constant C string in the module (declared once per text); its name."""
+    data = text.encode() + b"\0"
+    name = f"@gc_msg_{hashlib.blake2b(data, digest_size=8).hexdigest()}"
+    escaped = "".join(
+        chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:02X}" for b in data
+    )
+    fb.module.declare(
+        f'{name} = private unnamed_addr constant [{len(data)} x i8] c"{escaped}", align 1'
+    )
+    return name
+
+
+class _Reporter:
+    """Remembers the last out-of-range index a kernel met and reports it after the loops."""
+
+    def __init__(self, em, message: str):
+        fb = em.fb
+        self.fb = fb
+        self.message = _message_global(fb, message)
+        self.seen = fb.alloca("i1", align=1)
+        self.slots = {name: fb.alloca("i64") for name in ("index", "axis", "size")}
+        fb.emit(f"store i1 false, ptr {self.seen}")
+        for slot in self.slots.values():
+            fb.emit(f"store i64 0, ptr {slot}")
+
+    def note(self, ok, index: str, axis: int, size: int) -> None:
+        fb = self.fb
+        bad = fb.logic_not(ok)
+        seen = fb.instr(dtypes.BOOL, f"load i1, ptr {self.seen}")
+        fb.emit(f"store i1 {fb.logic('or', seen, bad).text}, ptr {self.seen}")
+        for name, value in (("index", index), ("axis", str(axis)), ("size", str(size))):
+            slot = self.slots[name]
+            old = fb.instr(dtypes.INT64, f"load i64, ptr {slot}")
+            new = fb.instr(dtypes.INT64, f"select i1 {bad.text}, i64 {value}, i64 {old.text}")
+            fb.emit(f"store i64 {new.text}, ptr {slot}")
+
+    def finish(self) -> None:
+        fb = self.fb
+        fb.module.declare(f"declare void @{ERROR_SYMBOL}(ptr, i64, i64, i64) nounwind")
+        fb.module.external_symbols.add(ERROR_SYMBOL)
+        seen = fb.instr(dtypes.BOOL, f"load i1, ptr {self.seen}")
+        report, done = fb.new_block("report"), fb.new_block("reported")
+        fb.emit(f"br i1 {seen.text}, label %{report}, label %{done}")
+        fb.label(report)
+        values = [
+            fb.instr(dtypes.INT64, f"load i64, ptr {self.slots[name]}").text
+            for name in ("index", "axis", "size")
+        ]
+        args = ", ".join([f"ptr {self.message}"] + [f"i64 {v}" for v in values])
+        fb.emit(f"call void @{ERROR_SYMBOL}({args})")
+        fb.emit(f"br label %{done}")
+        fb.label(done)
+
+
+class _Indices:
+    """Reads the ``k`` index components at one position and turns them into an element offset
+    along the indexed axes: checked (wrapped, clamped to 0 when out of range, ``ok`` false)
+    unless the indices are constants known to be in range."""
+
+    def __init__(self, em, idx: Node, sizes, axis: int, op: str, what: str):
+        self.em = em
+        self.idx = idx
+        self.sizes = sizes
+        self.axis = axis
+        self.layout = em.layout(idx)
+        self.checked = not _checked_at_build(idx, sizes)
+        self.reporter = _Reporter(em, f"{op}: {what}") if self.checked else None
+
+    def offset(self, positions: list[str], strides: tuple[int, ...]):
+        """(element offset along the indexed axes with ``strides``, ok or None)."""
+        em, fb = self.em, self.em.fb
+        total: str | int = 0
+        ok = None
+        for j, (size, stride) in enumerate(zip(self.sizes, strides)):
+            if _is_scalar(self.layout):
+                raw = em.scalar(self.idx).text
+            else:
+                where = _add(
+                    fb, em.offset(self.layout.strides[:-1], positions), j * self.layout.strides[-1]
+                )
+                raw = fb.load(em.element_pointer(self.layout, where), dtypes.INT64).text
+            if self.checked:
+                negative = fb.instr(dtypes.BOOL, f"icmp slt i64 {raw}, 0")
+                shifted = fb.index_arith("add", raw, size)
+                wrapped = fb.instr(
+                    dtypes.INT64, f"select i1 {negative.text}, i64 {shifted}, i64 {raw}"
+                ).text
+                # Unsigned: an index still negative after wrapping is huge, so out of range too.
+                in_range = fb.instr(dtypes.BOOL, f"icmp ult i64 {wrapped}, {size}")
+                index = fb.instr(
+                    dtypes.INT64, f"select i1 {in_range.text}, i64 {wrapped}, i64 0"
+                ).text
+                assert self.reporter is not None
+                self.reporter.note(in_range, raw, self.axis + j, size)
+                ok = in_range if ok is None else fb.logic("and", ok, in_range)
+            else:
+                index = raw
+            total = _add(fb, total, _mul(fb, index, stride))
+        return total, ok
+
+    def finish(self) -> None:
+        if self.reporter is not None:
+            self.reporter.finish()
+
+
+def _describe(node: Node) -> str:
+    return f"{node.dtype}{list(node.shape)}"
+
+
+def _lower_gather(em, kernel) -> None:
+    node = kernel.root
+    x, idx = node.args
+    if node.size == 0:
+        return
+    fb = em.fb
+    axis, k = node.attrs["axis"], idx.shape[-1]
+    n_before, n_index = axis, idx.ndim - 1
+    sizes = x.shape[axis : axis + k]
+    out = em.layout(node)
+    source = em.layout(x)
+    indices = _Indices(em, idx, sizes, axis, "gather", f"indexing {_describe(x)}")
+    out_before = out.strides[:n_before]
+    out_index = out.strides[n_before : n_before + n_index]
+    out_after = out.strides[n_before + n_index :]
+    if _is_scalar(source):
+        x_before, x_axes, x_after = (0,) * n_before, (0,) * k, (0,) * (x.ndim - axis - k)
+    else:
+        x_before = source.strides[:axis]
+        x_axes = source.strides[axis : axis + k]
+        x_after = source.strides[axis + k :]
+    before, before_loops = em.open_loops(x.shape[:axis])
+    positions, index_loops = em.open_loops(idx.shape[:-1])
+    along, ok = indices.offset(positions, x_axes)
+    start = _add(fb, em.offset(x_before, before), along)
+    target_start = _add(fb, em.offset(out_before, before), em.offset(out_index, positions))
+    after, after_loops = em.open_loops(x.shape[axis + k :])
+    if x.size == 0:  # every index is out of range of an empty axis: nothing may be read
+        value = _fill_value(fb, node.dtype)
+    elif _is_scalar(source):
+        value = em.scalar(x)
+    else:
+        pointer = em.element_pointer(source, _add(fb, start, em.offset(x_after, after)))
+        value = fb.load(pointer, node.dtype)
+    if ok is not None:
+        value = fb.select(ok, value, _fill_value(fb, node.dtype))
+    target = _add(fb, target_start, em.offset(out_after, after))
+    fb.store(value, em.element_pointer(out, target))
+    em.close_loops(after_loops)
+    em.close_loops(index_loops)
+    em.close_loops(before_loops)
+    indices.finish()
+
+
+def _lower_scatter_add(em, kernel) -> None:
+    node = kernel.root
+    u, idx = node.args
+    if node.size == 0:
+        return
+    fb = em.fb
+    axis, sizes = node.attrs["axis"], node.attrs["sizes"]
+    k, n_index = len(sizes), idx.ndim - 1
+    out = em.layout(node)
+    zero = fb.const(0, node.dtype)
+    every, fill_loops = em.open_loops(node.shape)
+    fb.store(zero, em.element_pointer(out, em.offset(out.strides, every)))
+    em.close_loops(fill_loops)
+    if u.size == 0:
+        return
+    indices = _Indices(
+        em, idx, sizes, axis, "scatter_add", f"adding {_describe(u)} into {_describe(node)}"
+    )
+    source = em.layout(u)
+    u_strides = (0,) * u.ndim if _is_scalar(source) else source.strides
+    u_before, u_index = u_strides[:axis], u_strides[axis : axis + n_index]
+    u_after = u_strides[axis + n_index :]
+    out_before, out_axes = out.strides[:axis], out.strides[axis : axis + k]
+    out_after = out.strides[axis + k :]
+    before, before_loops = em.open_loops(u.shape[:axis])
+    positions, index_loops = em.open_loops(idx.shape[:-1])
+    along, ok = indices.offset(positions, out_axes)
+    target_start = _add(fb, em.offset(out_before, before), along)
+    start = _add(fb, em.offset(u_before, before), em.offset(u_index, positions))
+    skip = None
+    if ok is not None:  # an index out of range: its values are dropped, nothing is written
+        body, skip = fb.new_block("scatter"), fb.new_block("skip")
+        fb.emit(f"br i1 {ok.text}, label %{body}, label %{skip}")
+        fb.label(body)
+    after, after_loops = em.open_loops(u.shape[axis + n_index :])
+    if _is_scalar(source):
+        value = fb.cast(em.scalar(u), node.dtype)
+    else:
+        pointer = em.element_pointer(source, _add(fb, start, em.offset(u_after, after)))
+        value = fb.load(pointer, node.dtype)
+    target = em.element_pointer(out, _add(fb, target_start, em.offset(out_after, after)))
+    fb.store(fb.arith("add", fb.load(target, node.dtype), value), target)
+    em.close_loops(after_loops)
+    if skip is not None:
+        fb.emit(f"br label %{skip}")
+        fb.label(skip)
+    em.close_loops(index_loops)
+    em.close_loops(before_loops)
+    indices.finish()
+
+
+def _comparator(fb, dtype: str) -> str:
+    """``int cmp(const void *a, const void *b, void *ctx)`` for ``qsort_r`` over int64 positions
+    into a strided row (``ctx`` = {row pointer, stride}): by value, nan last, then by position,
+    so any sort gives numpy's stable order. Added to the module once per dtype."""
+    name = f"@gc_argsort_cmp_{dtype}"
+    memory = {dtypes.FLOAT64: "double", dtypes.FLOAT32: "float", dtypes.INT64: "i64"}.get(
+        dtype, "i8"
+    )
+    if dtype in dtypes.FLOATS:
+        compare = [
+            f"%lt = fcmp olt {memory} %va, %vb",
+            f"%gt = fcmp ogt {memory} %va, %vb",
+            f"%na = fcmp uno {memory} %va, 0.0",
+            f"%nb = fcmp uno {memory} %vb, 0.0",
+            "%notna = xor i1 %na, true",
+            "%notnb = xor i1 %nb, true",
+            "%nanb = and i1 %nb, %notna",
+            "%nana = and i1 %na, %notnb",
+            "%before = or i1 %lt, %nanb",
+            "%after = or i1 %gt, %nana",
+        ]
+    else:  # signed for int64; booleans are bytes holding 0 or 1
+        compare = [
+            f"%before = icmp slt {memory} %va, %vb",
+            f"%after = icmp sgt {memory} %va, %vb",
+        ]
+    body = [
+        f"define internal i32 {name}(ptr %a, ptr %b, ptr %ctx) nounwind {{",
+        "entry:",
+        "  %ia = load i64, ptr %a",
+        "  %ib = load i64, ptr %b",
+        "  %data = load ptr, ptr %ctx",
+        "  %sp = getelementptr inbounds i8, ptr %ctx, i64 8",
+        "  %stride = load i64, ptr %sp",
+        "  %oa = mul nsw i64 %ia, %stride",
+        "  %ob = mul nsw i64 %ib, %stride",
+        f"  %pa = getelementptr inbounds {memory}, ptr %data, i64 %oa",
+        f"  %pb = getelementptr inbounds {memory}, ptr %data, i64 %ob",
+        f"  %va = load {memory}, ptr %pa",
+        f"  %vb = load {memory}, ptr %pb",
+        *("  " + line for line in compare),
+        "  %ilt = icmp slt i64 %ia, %ib",
+        "  %igt = icmp sgt i64 %ia, %ib",
+        "  %byi = select i1 %igt, i32 1, i32 0",
+        "  %byi2 = select i1 %ilt, i32 -1, i32 %byi",
+        "  %r1 = select i1 %after, i32 1, i32 %byi2",
+        "  %r = select i1 %before, i32 -1, i32 %r1",
+        "  ret i32 %r",
+        "}",
+    ]
+    text = "\n".join(body)
+    if text not in fb.module.functions:
+        fb.module.functions.append(text)
+    return name
+
+
+def _lower_argsort(em, kernel) -> None:
+    node = kernel.root
+    (x,) = node.args
+    if node.size == 0:
+        return
+    fb = em.fb
+    n = x.shape[-1]
+    out = em.layout(node)  # a kernel's own result is contiguous: each row is a run of int64
+    source = em.layout(x)
+    rows, row_loops = em.open_loops(x.shape[:-1])
+    row = em.element_pointer(out, em.offset(out.strides[:-1], rows))
+    (j,), fill = em.open_loops((n,))
+    fb.emit(f"store i64 {j}, ptr {fb.gep(row, j, dtypes.INT64)}")
+    em.close_loops(fill)
+    if n > 1 and not _is_scalar(source):  # a broadcast scalar is sorted already: all tie
+        cmp = _comparator(fb, x.dtype)
+        fb.module.declare("declare void @qsort_r(ptr, i64, i64, ptr, ptr)")
+        fb.module.external_symbols.add("qsort_r")
+        context = fb.alloca("{ ptr, i64 }")
+        data = em.element_pointer(source, em.offset(source.strides[:-1], rows))
+        fb.emit(f"store ptr {data}, ptr {context}")
+        stride_slot = fb.gep_bytes(context, 8)
+        fb.emit(f"store i64 {source.strides[-1]}, ptr {stride_slot}")
+        fb.emit(f"call void @qsort_r(ptr {row}, i64 {n}, i64 8, ptr {cmp}, ptr {context})")
+    em.close_loops(row_loops)
+
+
+def _lower_arg_extremum(pred: str):
+    def lower(em, kernel) -> None:
+        node = kernel.root
+        (x,) = node.args
+        if node.size == 0:
+            return
+        fb = em.fb
+        out = em.layout(node)
+        source = em.layout(x)
+        rows, row_loops = em.open_loops(x.shape[:-1])
+        target = em.element_pointer(out, em.offset(out.strides, rows))
+        if _is_scalar(source):  # every element ties: the first
+            fb.store(fb.const(0, dtypes.INT64), target)
+            em.close_loops(row_loops)
+            return
+        start = em.offset(source.strides[:-1], rows)
+        best = fb.alloca({"float64": "double", "float32": "float"}.get(x.dtype, "i64"))
+        position = fb.alloca("i64")
+        first = fb.load(em.element_pointer(source, start), x.dtype)
+        first = first if x.dtype != dtypes.BOOL else fb.cast(first, dtypes.INT64)
+        fb.emit(f"store {first.type} {first.text}, ptr {best}")
+        fb.emit(f"store i64 0, ptr {position}")
+        (j,), loop = em.open_loops((x.shape[-1],))
+        where = _add(fb, start, _mul(fb, j, source.strides[-1]))
+        value = fb.load(em.element_pointer(source, where), x.dtype)
+        if x.dtype == dtypes.BOOL:  # compare as the integers 0 and 1
+            value = fb.cast(value, dtypes.INT64)
+        current = fb.instr(value.dtype, f"load {value.type}, ptr {best}")
+        better = fb.cmp(pred, value, current)
+        if x.dtype in dtypes.FLOATS:  # numpy: the first nan wins and stays
+            first_nan = fb.logic("and", fb.isnan(value), fb.logic_not(fb.isnan(current)))
+            better = fb.logic("or", better, first_nan)
+        fb.emit(f"store {value.type} {fb.select(better, value, current).text}, ptr {best}")
+        old = fb.instr(dtypes.INT64, f"load i64, ptr {position}")
+        chosen = fb.instr(dtypes.INT64, f"select i1 {better.text}, i64 {j}, i64 {old.text}")
+        fb.emit(f"store i64 {chosen.text}, ptr {position}")
+        em.close_loops(loop)
+        result = fb.instr(dtypes.INT64, f"load i64, ptr {position}")
+        fb.store(result, target)
+        em.close_loops(row_loops)
+
+    return lower
+
+
+register(
+    OpDef(
+        "gather",
+        "gather",
+        _infer_gather,
+        _eval_gather,
+        _gather_vjp,
+        _gather_jvp,
+        lower=_lower_gather,
+        arity=2,
+        doc="x indexed by an int64 array along consecutive axes (numpy's advanced indexing)",
+    ),
+    OpDef(
+        "scatter_add",
+        "scatter",
+        _infer_scatter_add,
+        _eval_scatter_add,
+        _scatter_add_vjp,
+        _scatter_add_jvp,
+        lower=_lower_scatter_add,
+        arity=2,
+        doc="zeros with values added at int64 indices (np.add.at): the transpose of gather",
+    ),
+    OpDef(
+        "argsort",
+        "argsort",
+        _infer_argsort,
+        lambda node, x: np.argsort(np.asarray(x), axis=-1, kind="stable").astype(np.int64),
+        lower=_lower_argsort,
+        arity=1,
+        doc="positions that sort the last axis (stable, nan last); not differentiable",
+    ),
+    OpDef(
+        "argmax",
+        "argreduce",
+        _infer_arg_extremum("argmax"),
+        _eval_arg_extremum(np.argmax),
+        lower=_lower_arg_extremum("gt"),
+        arity=1,
+        doc="position of the first maximum of the last axis (a nan wins); not differentiable",
+    ),
+    OpDef(
+        "argmin",
+        "argreduce",
+        _infer_arg_extremum("argmin"),
+        _eval_arg_extremum(np.argmin),
+        lower=_lower_arg_extremum("lt"),
+        arity=1,
+        doc="position of the first minimum of the last axis (a nan wins); not differentiable",
+    ),
+)
