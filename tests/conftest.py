@@ -20,5 +20,5 @@ def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",
         action="store_true",
-        help="rewrite the golden files (tests/golden/) from the current output, then review the diff",
+        help="rewrite tests/golden/ from the current output (then review the diff)",
     )
