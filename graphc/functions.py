@@ -191,6 +191,8 @@ def advanced_index(x: Node, key: object) -> Node:
     items = list(key) if isinstance(key, tuple) else [key]
     expanded: list[object] = []
     for item in items:  # boolean masks become the integer arrays of their True positions
+        if isinstance(item, list) and _holds_node(item):
+            raise TypeError("indexing: a list holding nodes; build one int64 node with gc.stack")
         if isinstance(item, Node) and item.dtype == dtypes.BOOL and item.ndim:
             raise TypeError(
                 f"indexing: a boolean mask node of shape {fmt(item.shape)} selects a number of "
