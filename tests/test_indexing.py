@@ -320,6 +320,19 @@ def test_argsort_of_other_dtypes(dtype):
     np.testing.assert_array_equal(got[1], np.sort(x0))
 
 
+@pytest.mark.parametrize("n", [16, 17, 33, 1000, 4099])
+def test_argsort_merges_long_rows_stably(n):
+    """Rows longer than the insertion-sorted runs go through the merge passes (an even and an
+    odd number of them); many ties and nans check stability and nan placement."""
+    x = gc.matrix("x", (2, n))
+    x0 = RNG.integers(0, 7, (2, n)).astype(float)
+    x0[0, RNG.integers(0, n, n // 5)] = np.nan
+    x0[1] = -x0[1]
+    got = _compiled(gc.Graph([x], [gc.argsort(x), gc.argsort(x.T, 0)]), x0)
+    np.testing.assert_array_equal(got[0], np.argsort(x0, kind="stable"))
+    np.testing.assert_array_equal(got[1], np.argsort(x0.T, 0, kind="stable"))
+
+
 def test_sort_derivative_is_the_permutation_and_ties_keep_their_order():
     x = gc.vector("x", 3)
     w = np.array([10.0, 20.0, 30.0])

@@ -9,7 +9,8 @@
   ``u[p, q, t]`` added at ``[p, idx[q], t]``, in the order of ``q`` (numpy's ``np.add.at``).
   The vjp of gather is scatter-add and the vjp of scatter-add is gather; each is its own jvp.
 - ``argsort(x)``: along the last axis, stable (tied elements keep their order), nan last:
-  ``np.argsort(x, axis=-1, kind="stable")``. Not differentiable (int64).
+  ``np.argsort(x, axis=-1, kind="stable")``. Not differentiable (int64). Compiled: a merge
+  sort written into the kernel (see ``_Sorter``).
 - ``argmax(x)``/``argmin(x)``: along the last axis, the first extremum; the first nan wins
   (numpy's rule). Not differentiable (int64).
 
@@ -527,60 +528,191 @@ def _lower_scatter_add(em, kernel) -> None:
     indices.finish()
 
 
-def _comparator(fb, dtype: str) -> str:
-    """``int cmp(const void *a, const void *b, void *ctx)`` for ``qsort_r`` over int64 positions
-    into a strided row (``ctx`` = {row pointer, stride}): by value, nan last, then by position,
-    so any sort gives numpy's stable order. Added to the module once per dtype."""
-    name = f"@gc_argsort_cmp_{dtype}"
-    memory = {dtypes.FLOAT64: "double", dtypes.FLOAT32: "float", dtypes.INT64: "i64"}.get(
-        dtype, "i8"
-    )
-    if dtype in dtypes.FLOATS:
-        compare = [
-            f"%lt = fcmp olt {memory} %va, %vb",
-            f"%gt = fcmp ogt {memory} %va, %vb",
-            f"%na = fcmp uno {memory} %va, 0.0",
-            f"%nb = fcmp uno {memory} %vb, 0.0",
-            "%notna = xor i1 %na, true",
-            "%notnb = xor i1 %nb, true",
-            "%nanb = and i1 %nb, %notna",
-            "%nana = and i1 %na, %notnb",
-            "%before = or i1 %lt, %nanb",
-            "%after = or i1 %gt, %nana",
-        ]
-    else:  # signed for int64; booleans are bytes holding 0 or 1
-        compare = [
-            f"%before = icmp slt {memory} %va, %vb",
-            f"%after = icmp sgt {memory} %va, %vb",
-        ]
-    body = [
-        f"define internal i32 {name}(ptr %a, ptr %b, ptr %ctx) nounwind {{",
-        "entry:",
-        "  %ia = load i64, ptr %a",
-        "  %ib = load i64, ptr %b",
-        "  %data = load ptr, ptr %ctx",
-        "  %sp = getelementptr inbounds i8, ptr %ctx, i64 8",
-        "  %stride = load i64, ptr %sp",
-        "  %oa = mul nsw i64 %ia, %stride",
-        "  %ob = mul nsw i64 %ib, %stride",
-        f"  %pa = getelementptr inbounds {memory}, ptr %data, i64 %oa",
-        f"  %pb = getelementptr inbounds {memory}, ptr %data, i64 %ob",
-        f"  %va = load {memory}, ptr %pa",
-        f"  %vb = load {memory}, ptr %pb",
-        *("  " + line for line in compare),
-        "  %ilt = icmp slt i64 %ia, %ib",
-        "  %igt = icmp sgt i64 %ia, %ib",
-        "  %byi = select i1 %igt, i32 1, i32 0",
-        "  %byi2 = select i1 %ilt, i32 -1, i32 %byi",
-        "  %r1 = select i1 %after, i32 1, i32 %byi2",
-        "  %r = select i1 %before, i32 -1, i32 %r1",
-        "  ret i32 %r",
-        "}",
-    ]
-    text = "\n".join(body)
-    if text not in fb.module.functions:
-        fb.module.functions.append(text)
-    return name
+# Sorting: a stable bottom-up merge sort written into the kernel, so every comparison is inline
+# (qsort_r's comparator call made it 20x slower than np.sort at 10^6). It sorts (key, position)
+# pairs: the keys are copied next to the positions, so the merges stream through memory instead
+# of reading each key through its position at random (3.6x faster at 10^6). Runs of _RUN pairs
+# are insertion-sorted in place, then merged in passes of doubling width between two buffers
+# from malloc and the result row. Without memory (malloc gives null) the whole row is
+# insertion-sorted through its positions: slowly, but correctly. Equal keys keep their order.
+_RUN = 16
+_KEY_BYTES = {dtypes.FLOAT64: 8, dtypes.FLOAT32: 4, dtypes.INT64: 8, dtypes.BOOL: 1}
+
+
+class _Sorter:
+    """IR for sorting one row. An "array" is ``(positions, keys)``: pointers to int64
+    positions and to their keys, or ``keys = None`` to read each key through its position."""
+
+    def __init__(self, fb, data: str, stride: int, dtype: str):
+        self.fb, self.data, self.stride, self.dtype = fb, data, stride, dtype
+
+    # -- variables: allocas that LLVM's mem2reg turns into registers --
+    def var(self, init, kind: str = "i64") -> str:
+        slot = self.fb.alloca(kind)
+        self.fb.emit(f"store {kind} {init}, ptr {slot}")
+        return slot
+
+    def get(self, slot: str, kind: str = "i64") -> str:
+        name = self.fb.fresh("s")
+        self.fb.emit(f"{name} = load {kind}, ptr {slot}")
+        return name
+
+    def put(self, slot: str, value: str, kind: str = "i64") -> None:
+        self.fb.emit(f"store {kind} {value}, ptr {slot}")
+
+    def test(self, pred: str, a: str, b) -> str:
+        return self.fb.instr(dtypes.BOOL, f"icmp {pred} i64 {a}, {b}").text
+
+    def minimum(self, a: str, b) -> str:
+        below = self.test("slt", a, b)
+        return self.fb.instr(dtypes.INT64, f"select i1 {below}, i64 {a}, i64 {b}").text
+
+    def add(self, a: str, b) -> str:
+        return self.fb.index_arith("add nsw", a, b)
+
+    # -- elements --
+    def value(self, position: str):
+        """The key of ``position`` in the data row."""
+        fb = self.fb
+        offset = position if self.stride == 1 else fb.index_arith("mul nsw", position, self.stride)
+        return fb.load(fb.gep(self.data, offset, self.dtype), self.dtype)
+
+    def read(self, array, index: str):
+        """(position, key) of element ``index`` of ``array``."""
+        positions, keys = array
+        position = self.fb.load(self.fb.gep(positions, index, dtypes.INT64), dtypes.INT64).text
+        if keys is None:
+            return position, self.value(position)
+        return position, self.fb.load(self.fb.gep(keys, index, self.dtype), self.dtype)
+
+    def write(self, array, index: str, element) -> None:
+        positions, keys = array
+        position, key = element
+        self.fb.emit(f"store i64 {position}, ptr {self.fb.gep(positions, index, dtypes.INT64)}")
+        if keys is not None:
+            self.fb.store(key, self.fb.gep(keys, index, self.dtype))
+
+    def less(self, a, b) -> str:
+        """Key ``a`` sorts strictly before key ``b``: smaller, or a number against a nan."""
+        fb = self.fb
+        below = fb.cmp("lt", a, b)
+        if a.dtype in dtypes.FLOATS:
+            only_b_nan = fb.logic("and", fb.isnan(b), fb.logic_not(fb.isnan(a)))
+            below = fb.logic("or", below, only_b_nan)
+        return below.text
+
+    def loop_while(self, condition, body) -> None:
+        """``while condition(): body()``, the condition evaluated in the loop's head block."""
+        fb = self.fb
+        head, inside, done = fb.new_block("while"), fb.new_block("do"), fb.new_block("done")
+        fb.emit(f"br label %{head}")
+        fb.label(head)
+        fb.emit(f"br i1 {condition()}, label %{inside}, label %{done}")
+        fb.label(inside)
+        body()
+        fb.emit(f"br label %{head}")
+        fb.label(done)
+
+    # -- the sort --
+    def insertion_runs(self, array, n: int, run: str) -> None:
+        """Insertion-sort each run of ``run`` elements of ``array``, in place."""
+        fb = self.fb
+        lo = self.var(0)
+
+        def one_run():
+            start = self.get(lo)
+            stop = self.minimum(self.add(start, run), n)
+            i = self.var(self.add(start, 1))
+
+            def insert():
+                at = self.get(i)
+                moving = self.read(array, at)
+                j = self.var(at)
+                head, check, shift, place = (
+                    fb.new_block(h) for h in ("ins", "cmp", "shift", "put")
+                )
+                fb.emit(f"br label %{head}")
+                fb.label(head)
+                here = self.get(j)
+                fb.emit(f"br i1 {self.test('sgt', here, start)}, label %{check}, label %{place}")
+                fb.label(check)
+                before = self.add(here, -1)
+                previous = self.read(array, before)
+                smaller = self.less(moving[1], previous[1])
+                fb.emit(f"br i1 {smaller}, label %{shift}, label %{place}")
+                fb.label(shift)
+                self.write(array, here, previous)
+                self.put(j, before)
+                fb.emit(f"br label %{head}")
+                fb.label(place)
+                self.write(array, self.get(j), moving)
+                self.put(i, self.add(at, 1))
+
+            self.loop_while(lambda: self.test("slt", self.get(i), stop), insert)
+            self.put(lo, self.add(start, run))
+
+        self.loop_while(lambda: self.test("slt", self.get(lo), n), one_run)
+
+    def merge_passes(self, first, second, n: int) -> None:
+        """Merge sorted runs of ``_RUN``, 2 * ``_RUN``, ... of ``first`` until one is left, in
+        ``first``'s positions, using ``second`` as the other buffer."""
+        fb = self.fb
+        width = self.var(_RUN)
+        slots = [[self.var(p, "ptr"), self.var(k, "ptr")] for p, k in (first, second)]
+
+        def one_pass():
+            w = self.get(width)
+            src = tuple(self.get(slot, "ptr") for slot in slots[0])
+            dst = tuple(self.get(slot, "ptr") for slot in slots[1])
+            lo = self.var(0)
+
+            def merge():
+                start = self.get(lo)
+                mid = self.minimum(self.add(start, w), n)
+                stop = self.minimum(self.add(start, fb.index_arith("mul nsw", w, 2)), n)
+                i, j, k = self.var(start), self.var(mid), self.var(start)
+
+                def step():
+                    left, right = fb.new_block("left"), fb.new_block("right")
+                    test_j, compare, next_ = (fb.new_block(h) for h in ("tj", "cmp", "next"))
+                    a, b = self.get(i), self.get(j)
+                    fb.emit(f"br i1 {self.test('slt', a, mid)}, label %{test_j}, label %{right}")
+                    fb.label(test_j)
+                    fb.emit(f"br i1 {self.test('sge', b, stop)}, label %{left}, label %{compare}")
+                    fb.label(compare)
+                    # The left run wins ties: that keeps equal keys in order.
+                    right_first = self.less(self.read(src, b)[1], self.read(src, a)[1])
+                    fb.emit(f"br i1 {right_first}, label %{right}, label %{left}")
+                    for label, taken, counter in ((left, a, i), (right, b, j)):
+                        fb.label(label)
+                        self.write(dst, self.get(k), self.read(src, taken))
+                        self.put(counter, self.add(taken, 1))
+                        fb.emit(f"br label %{next_}")
+                    fb.label(next_)
+                    self.put(k, self.add(self.get(k), 1))
+
+                self.loop_while(lambda: self.test("slt", self.get(k), stop), step)
+                self.put(lo, stop)
+
+            self.loop_while(lambda: self.test("slt", self.get(lo), n), merge)
+            for slot, value in zip(slots[0] + slots[1], dst + src):  # swap the buffers
+                self.put(slot, value, "ptr")
+            self.put(width, fb.index_arith("mul nsw", w, 2))
+
+        self.loop_while(lambda: self.test("slt", self.get(width), n), one_pass)
+        # After an odd number of passes the positions are in the other buffer: copy them back.
+        final = self.get(slots[0][0], "ptr")
+        row = first[0]
+        elsewhere = fb.instr(dtypes.BOOL, f"icmp ne ptr {final}, {row}").text
+        copy, done = fb.new_block("copy"), fb.new_block("copied")
+        fb.emit(f"br i1 {elsewhere}, label %{copy}, label %{done}")
+        fb.label(copy)
+        index, state = fb.loop_begin(n)
+        position = self.read((final, None), index)[0]
+        fb.emit(f"store i64 {position}, ptr {fb.gep(row, index, dtypes.INT64)}")
+        fb.loop_end(state)
+        fb.emit(f"br label %{done}")
+        fb.label(done)
 
 
 def _lower_argsort(em, kernel) -> None:
@@ -592,22 +724,46 @@ def _lower_argsort(em, kernel) -> None:
     n = x.shape[-1]
     out = em.layout(node)  # a kernel's own result is contiguous: each row is a run of int64
     source = em.layout(x)
+    sorting = n > 1 and not _is_scalar(source)  # a broadcast scalar is sorted already: all tie
+    if sorting:
+        fb.module.declare("declare noalias ptr @malloc(i64) nounwind")
+        fb.module.declare("declare void @free(ptr) nounwind")
+        fb.module.external_symbols.update({"malloc", "free"})
+        key_bytes = _KEY_BYTES[x.dtype]
+        scratch = fb.fresh("scratch")  # positions, then two rows of keys
+        fb.emit(f"{scratch} = call ptr @malloc(i64 {n * (8 + 2 * key_bytes)})")
+        memory = fb.instr(dtypes.BOOL, f"icmp ne ptr {scratch}, null").text
+        keys = fb.gep_bytes(scratch, 8 * n)
+        other_keys = fb.gep_bytes(scratch, (8 + key_bytes) * n)
     rows, row_loops = em.open_loops(x.shape[:-1])
     row = em.element_pointer(out, em.offset(out.strides[:-1], rows))
+    if not sorting:
+        (j,), fill = em.open_loops((n,))
+        fb.emit(f"store i64 {j}, ptr {fb.gep(row, j, dtypes.INT64)}")
+        em.close_loops(fill)
+        em.close_loops(row_loops)
+        return
+    data = em.element_pointer(source, em.offset(source.strides[:-1], rows))
+    sorter = _Sorter(fb, data, source.strides[-1], x.dtype)
+    fast, slow, sorted_ = fb.new_block("pairs"), fb.new_block("indirect"), fb.new_block("sorted")
+    fb.emit(f"br i1 {memory}, label %{fast}, label %{slow}")
+    fb.label(fast)
+    (j,), fill = em.open_loops((n,))
+    sorter.write((row, keys), j, (j, sorter.value(j)))
+    em.close_loops(fill)
+    sorter.insertion_runs((row, keys), n, str(_RUN))
+    if n > _RUN:
+        sorter.merge_passes((row, keys), (scratch, other_keys), n)
+    fb.emit(f"br label %{sorted_}")
+    fb.label(slow)
     (j,), fill = em.open_loops((n,))
     fb.emit(f"store i64 {j}, ptr {fb.gep(row, j, dtypes.INT64)}")
     em.close_loops(fill)
-    if n > 1 and not _is_scalar(source):  # a broadcast scalar is sorted already: all tie
-        cmp = _comparator(fb, x.dtype)
-        fb.module.declare("declare void @qsort_r(ptr, i64, i64, ptr, ptr)")
-        fb.module.external_symbols.add("qsort_r")
-        context = fb.alloca("{ ptr, i64 }")
-        data = em.element_pointer(source, em.offset(source.strides[:-1], rows))
-        fb.emit(f"store ptr {data}, ptr {context}")
-        stride_slot = fb.gep_bytes(context, 8)
-        fb.emit(f"store i64 {source.strides[-1]}, ptr {stride_slot}")
-        fb.emit(f"call void @qsort_r(ptr {row}, i64 {n}, i64 8, ptr {cmp}, ptr {context})")
+    sorter.insertion_runs((row, None), n, str(n))
+    fb.emit(f"br label %{sorted_}")
+    fb.label(sorted_)
     em.close_loops(row_loops)
+    fb.emit(f"call void @free(ptr {scratch})")
 
 
 def _lower_arg_extremum(pred: str):
