@@ -15,7 +15,7 @@ Derivatives, all exact (no division, so zeros need no special case):
 - cumprod: ``dy_i = x_i dy_{i-1} + y_{i-1} dx_i``, a linear recurrence in ``dy``: jvp =
   ``linrec(x, t * e)`` with ``e`` the exclusive product (``e_0 = 1``, ``e_i = y_{i-1}``); its
   transpose gives vjp = ``e * linrec(x, ct, reverse)``. At zeros this is the polynomial's
-  derivative: for ``x = (2, 0, 3)`` the gradient of ``sum(cumprod(x))`` is ``(1, 3, 0)``.
+  derivative: for ``x = (2, 0, 3)`` the gradient of ``sum(cumprod(x))`` is ``(1, 8, 0)``.
 - linrec: vjp ``s = linrec(a, ct, not reverse)``; ``db = s``, ``da_i = s_i * y_{i-1}``
   (forward; ``s_{i-1} * y_i`` in reverse), 0 at the unused first position.
 
