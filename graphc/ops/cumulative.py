@@ -42,7 +42,8 @@ def cumulative(op: str, x: Node, axis: int, reverse: bool = False) -> Node:
 
 def linrec(a: Node, b: Node, axis: int, reverse: bool = False) -> Node:
     """The linear recurrence ``y_i = a_i * y_{i-1} + b_i`` along ``axis`` (see the module)."""
-    a, b = dsl.as_node(a, b), dsl.as_node(b)
+    b = dsl.as_node(b)
+    a = dsl.as_node(a, b)
     if a.shape != b.shape:
         a = dsl.broadcast_to(a, b.shape)
     if a.dtype != b.dtype:
