@@ -51,20 +51,36 @@ def _compiled(graph, *args):
     return [np.asarray(r) for r in (result if isinstance(result, tuple) else (result,))]
 
 
-@pytest.mark.parametrize("key", KEYS, ids=repr)
-def test_integer_array_indexing_matches_numpy(key):
-    x = gc.tensor("x", X.shape)
+def _indexed(key, name="x"):
+    x = gc.tensor(name, X.shape)
     node = x[key]
     want = X[key]
     assert node.shape == want.shape
-    u = RNG.standard_normal(want.shape)
-    grad = gc.grad(gc.sum(node * u), x)
-    graph = gc.Graph([x], [node, grad])
+    u = np.random.default_rng(len(repr(key))).standard_normal(want.shape)
     want_grad = np.zeros_like(X)
     np.add.at(want_grad, key, u)
-    for got in (outputs(graph, X), _compiled(graph, X)):
-        np.testing.assert_array_equal(got[0], want)
-        np.testing.assert_allclose(got[1], want_grad, rtol=1e-15)
+    return x, [node, gc.grad(gc.sum(node * u), x)], [want, want_grad]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=repr)
+def test_integer_array_indexing_matches_numpy(key):
+    x, outs, wants = _indexed(key)
+    got = outputs(gc.Graph([x], outs), X)
+    np.testing.assert_array_equal(got[0], wants[0])
+    np.testing.assert_allclose(got[1], wants[1], rtol=1e-15)
+
+
+def test_integer_array_indexing_compiled():
+    """Every key of KEYS in one compiled graph."""
+    inputs, outs, wants = [], [], []
+    for k, key in enumerate(KEYS):
+        x, key_outs, key_wants = _indexed(key, f"x{k}")
+        inputs.append(x)
+        outs += key_outs
+        wants += key_wants
+    got = _compiled(gc.Graph(inputs, outs), *[X] * len(KEYS))
+    for g, w in zip(got, wants):
+        np.testing.assert_allclose(g, w, rtol=1e-15)
 
 
 def test_index_nodes_gather_at_run_time():
