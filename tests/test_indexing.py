@@ -15,6 +15,9 @@ arg-extrema, against numpy; their derivatives; bounds at build time and at call 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import textwrap
 import warnings
 
 import numpy as np
@@ -439,3 +442,40 @@ def test_cumulative_errors():
             (gc.vector("a", 3), gc.vector("b", 3, "int64")),
             gc.node.Attrs(axis=0, reverse=False),
         )
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_exported_gathers_link_without_the_report_hook_and_stay_in_bounds(tmp_path):
+    """gc.export's object needs only libc and libm: the report hook is a weak symbol, null in a
+    C program, where an index out of range only fills and drops."""
+    x = gc.vector("x", 5)
+    k = gc.vector("k", 4, "int64")
+    y = x[k]
+    graph = gc.Graph([x, k], [y, gc.grad(gc.sum(y * y), x), gc.sort(x)])
+    gc.export(graph, tmp_path, "model")
+    (tmp_path / "main.c").write_text(
+        textwrap.dedent(
+            """
+            #include <stdio.h>
+            #include "model.h"
+            int main(void) {
+                double x[5] = {1, 2, 3, 4, 5}, y[4], g[5], s[5];
+                int64_t k[4] = {4, 7, -1, 4611686018427387904LL};
+                const void *in[2] = {x, k};
+                void *out[3] = {y, g, s};
+                int status = model(in, out);
+                for (int i = 0; i < 4; i++) printf("%g ", y[i]);
+                for (int i = 0; i < 5; i++) printf("%g ", g[i]);
+                printf("%g %d\\n", s[4], status);
+                return 0;
+            }
+            """
+        )
+    )
+    exe = tmp_path / "main"
+    subprocess.run(
+        ["cc", "-o", str(exe), str(tmp_path / "main.c"), str(tmp_path / "model.o"), "-lm"],
+        check=True, capture_output=True, cwd=tmp_path,
+    )  # fmt: skip
+    printed = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    assert printed.split() == ["5", "nan", "5", "nan", "0", "0", "0", "0", "20", "5", "0"]

@@ -26,7 +26,8 @@ Index semantics are numpy's: an index ``i`` into an axis of size ``n`` is valid 
   out of range makes a gather write a fill value (nan for floats, 0 for integers, False for
   booleans) and a scatter-add drop that element; the kernel then reports the last such index
   once, after its loops, by calling ``graphc_index_error`` (a symbol this module registers with
-  LLVM): the report is kept per thread, and :func:`raise_pending` turns it into an
+  LLVM; weak, so code exported for C programs links without it and only fills or drops): the
+  report is kept per thread, and :func:`raise_pending` turns it into an
   ``IndexError``. The call path that raises after each native call is installed by
   :func:`guard`; until a compiled function is guarded, a report is a ``RuntimeWarning``.
   Constant index arrays that pass the build-time check skip the run-time check entirely.
@@ -362,9 +363,13 @@ class _Reporter:
 
     def finish(self) -> None:
         fb = self.fb
-        fb.module.declare(f"declare void @{ERROR_SYMBOL}(ptr, i64, i64, i64) nounwind")
+        # Weak: an object exported for C programs (gc.export) links without it; there the
+        # symbol is null and the fill or drop happens without a report.
+        fb.module.declare(f"declare extern_weak void @{ERROR_SYMBOL}(ptr, i64, i64, i64) nounwind")
         fb.module.external_symbols.add(ERROR_SYMBOL)
-        seen = fb.instr(dtypes.BOOL, f"load i1, ptr {self.seen}")
+        flagged = fb.instr(dtypes.BOOL, f"load i1, ptr {self.seen}")
+        present = fb.instr(dtypes.BOOL, f"icmp ne ptr @{ERROR_SYMBOL}, null")
+        seen = fb.logic("and", flagged, present)
         report, done = fb.new_block("report"), fb.new_block("reported")
         fb.emit(f"br i1 {seen.text}, label %{report}, label %{done}")
         fb.label(report)
