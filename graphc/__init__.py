@@ -16,6 +16,7 @@ This module only re-exports the public API; each piece lives in its own module.
 
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
+from graphc.batching import vmap
 from graphc.dsl import (
     abs,
     as_node,
@@ -111,6 +112,7 @@ from graphc.jit.cache import cache_clear, cache_info
 from graphc.jit.export import export
 from graphc.node import Node
 from graphc.optimize import optimize
+from graphc.sparsity import SparseDerivative, sparse_hessian, sparse_jacobian
 from graphc.trace import Trace, trace
 
 __version__ = "0.1.0"
@@ -130,6 +132,7 @@ __all__ = [
     "Graph",
     "GraphError",
     "Node",
+    "SparseDerivative",
     "Trace",
     "abs",
     "argmax",
@@ -202,6 +205,8 @@ __all__ = [
     "softmax",
     "softplus",
     "sort",
+    "sparse_hessian",
+    "sparse_jacobian",
     "split",
     "sqrt",
     "square",
@@ -226,6 +231,7 @@ __all__ = [
     "var",
     "vector",
     "vjp",
+    "vmap",
     "vstack",
     "where",
     "zeros",

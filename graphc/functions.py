@@ -92,6 +92,14 @@ def _holds_node(value: object) -> bool:
     return isinstance(value, (list, tuple)) and builtins.any(_holds_node(v) for v in value)
 
 
+def _one_component(idx: Node) -> Node:
+    """Indices for one axis with the trailing axis of size 1 that gathers take; a constant stays
+    a constant (so rules that look for constant indices see one)."""
+    if idx.op == "const":
+        return dsl.constant(idx.value[..., None], dtypes.INT64)
+    return dsl.reshape(idx, idx.shape + (1,))
+
+
 def _stack_indices(components: list[Node], shape: tuple[int, ...]) -> Node:
     """Index components (int64 nodes broadcast to ``shape``) as one array ``shape + (k,)``."""
     if all(c.op == "const" for c in components):
@@ -111,7 +119,7 @@ def take(x: object, indices: object, axis: int | None = None) -> Node:
     x = dsl.as_node(x)
     x, axis = _axis_or_flat("take", x, axis)
     idx = _index_node("take", indices, x.shape[axis], axis)
-    return _indexing.gather(x, dsl.reshape(idx, idx.shape + (1,)), axis)
+    return _indexing.gather(x, _one_component(idx), axis)
 
 
 def take_along_axis(x: object, indices: object, axis: int) -> Node:
@@ -132,7 +140,7 @@ def take_along_axis(x: object, indices: object, axis: int) -> Node:
     )
     shape = shape[:axis] + (idx.shape[axis],) + shape[axis + 1 :]
     if x.ndim == 1:
-        return _indexing.gather(x, dsl.reshape(idx, idx.shape + (1,)), 0)
+        return _indexing.gather(x, _one_component(idx), 0)
     components = []
     for d in range(x.ndim):
         if d == axis:
@@ -171,7 +179,7 @@ def segment_sum(data: object, segment_ids: object, num_segments: int | None = No
         )
     if data.dtype == dtypes.BOOL:
         data = dsl.astype(data, dtypes.INT64)
-    return _indexing.scatter_add(data, dsl.reshape(ids, ids.shape + (1,)), 0, (int(num_segments),))
+    return _indexing.scatter_add(data, _one_component(ids), 0, (int(num_segments),))
 
 
 def _is_index_array(item: object) -> bool:

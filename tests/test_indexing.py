@@ -479,3 +479,61 @@ def test_exported_gathers_link_without_the_report_hook_and_stay_in_bounds(tmp_pa
     )  # fmt: skip
     printed = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     assert printed.split() == ["5", "nan", "5", "nan", "0", "0", "0", "0", "20", "5", "0"]
+
+
+# -- batching and sparsity rules ----------------------------------------------------------------
+
+PATTERN_CASES = {
+    "gather, constant indices": (lambda x: x[[3, 0, 3]] * 2.0, True),
+    "gather of a matrix row block": (lambda x: x.reshape(2, 3)[:, [2, 0]], True),
+    "gather, run-time indices": (lambda x, k: x[k], False),
+    "take_along_axis": (lambda x: gc.take_along_axis(x.reshape(2, 3), [[2], [0]], 1), True),
+    "scatter, constant ids": (lambda x: gc.segment_sum(x, [2, 0, 2, 1, 0, 2], 3), True),
+    "scatter, run-time ids": (lambda x, k: gc.segment_sum(x[:4] * x[2:], k, 6), False),
+    "sort": (lambda x: gc.sort(x) ** 2, False),
+    "cumsum": (lambda x: gc.cumsum(x.reshape(2, 3), 1), True),
+    "reverse cumsum (a cumsum's gradient)": (
+        lambda x: gc.grad(gc.sum(gc.cumsum(x) ** 2), x),
+        False,
+    ),
+    "cumprod": (lambda x: gc.cumprod(x), True),
+    "linrec": (lambda x: gc.ops.cumulative.linrec(x, x * 2.0, 0, reverse=False), True),
+    "reverse linrec": (lambda x: gc.ops.cumulative.linrec(x, x * 2.0, 0, reverse=True), True),
+    "argmax weights": (lambda x: x * gc.argmax(x), True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATTERN_CASES))
+def test_sparsity_patterns_cover_the_dense_jacobian(name):
+    """The pattern from the ops' rules holds every nonzero of the dense Jacobian, and is exact
+    where the structure is known when the graph is built (constant indices, running sums)."""
+    from graphc.sparsity import jacobian_pattern
+
+    build, exact = PATTERN_CASES[name]
+    x = gc.vector("x", 6)
+    k = gc.vector("k", 4, "int64")
+    y = build(x, k) if build.__code__.co_argcount == 2 else build(x)
+    rows, cols = jacobian_pattern(y, x)
+    mask = np.zeros((y.size, 6), dtype=bool)
+    mask[rows, cols] = True
+    x0 = np.array([0.7, -1.3, 2.1, 0.4, 1.9, -0.6])
+    jac = outputs(gc.Graph([x, k], [gc.jacobian(y, x)]), x0, np.array([5, 0, -1, 2]))[0]
+    nonzero = jac.reshape(y.size, 6) != 0
+    assert not (nonzero & ~mask).any(), "a nonzero outside the pattern"
+    if exact:
+        np.testing.assert_array_equal(mask, nonzero)
+
+
+def test_vmap_of_a_gather_with_per_example_indices():
+    """Both the table and the indices batched: each entry gathers from its own table."""
+    tables, picks = gc.tensor("T", (4, 5, 2)), gc.tensor("P", (4, 3), "int64")
+    rows = gc.vmap(lambda t, p: gc.sum(t[p] ** 2, axis=1))(tables, picks)
+    t0, p0 = RNG.standard_normal((4, 5, 2)), RNG.integers(-5, 5, (4, 3))
+    grad = gc.grad(gc.sum(rows), tables)
+    got = _compiled(gc.Graph([tables, picks], [rows, grad]), t0, p0)
+    want = np.stack([np.sum(t0[b][p0[b]] ** 2, axis=1) for b in range(4)])
+    np.testing.assert_allclose(got[0], want, rtol=1e-14)
+    want_grad = np.zeros_like(t0)
+    for b in range(4):
+        np.add.at(want_grad[b], p0[b], 2 * t0[b][p0[b]])
+    np.testing.assert_allclose(got[1], want_grad, rtol=1e-14)

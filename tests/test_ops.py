@@ -28,6 +28,7 @@ from graphc import dsl
 from graphc.ops import OPS
 from graphc.ops.base import arity
 from graphc.ops.cumulative import linrec
+from graphc.ops.sparse import sparse_gather
 
 # -- the table --------------------------------------------------------------------------------
 
@@ -82,6 +83,8 @@ def unslice_ref(x):
     out[1:5:2, ::-1] = x
     return out
 
+
+GATHER_AT = np.array([3, 0, 3, 4, 1, 3])
 
 CONST = np.array([[1.5, -0.0, 2.0], [np.inf, -3.25, 0.5]])
 R, D = ("real",), ("distinct",)
@@ -378,6 +381,22 @@ TABLE: dict[str, list[Case]] = {
             ((4, 2), (4, 2)),
             R * 2,
             label="reverse",
+        ),
+    ],
+    # sparse derivatives' gather (graphc.ops.sparse): constant positions, repeated and unordered
+    "sparse_gather": [
+        Case(
+            lambda x: sparse_gather(x, GATHER_AT),
+            lambda x: x[GATHER_AT],
+            ((5,),),
+            ("real",),
+        ),
+        Case(
+            lambda x: sparse_gather(x.reshape(-1), GATHER_AT),
+            lambda x: x.reshape(-1)[GATHER_AT],
+            ((2, 3),),
+            ("real",),
+            label="of a matrix",
         ),
     ],
 }

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
+from graphc.batching import batch_size, materialize
 from graphc.node import Attrs, Node
 from graphc.ops.base import OpDef, is_differentiable, make, register
 from graphc.shapes import fmt
@@ -208,6 +209,50 @@ def _linrec_jvp(node, tangents):
     return linrec(node.args[0], total, axis, reverse)
 
 
+# -- batching and sparsity rules (graphc.batching, graphc.sparsity) ----------------------------
+
+
+def _batch(node, args, axes):
+    axis = node.attrs["axis"]
+    if node.op != "linrec":  # the batch stays where it is; the running axis moves past it
+        (x,), (at,) = args, axes
+        attrs = Attrs({**node.attrs, "axis": axis + 1 if at <= axis else axis})
+        return make(node.op, (x,), attrs), at
+    count = batch_size(args, axes)  # both arguments batched, at the front
+    a, b = (materialize(v, at, count) for v, at in zip(args, axes))
+    return make("linrec", (a, b), Attrs({**node.attrs, "axis": axis + 1})), 0
+
+
+def _line_pairs(node: Node, after: bool, strict: bool, skip_first: bool):
+    """Pairs (output, argument) of flat indices along ``axis``: output ``i`` depends on the
+    argument at ``j <= i`` (``j >= i`` when ``after``; strictly with ``strict``; never ``j = 0``
+    with ``skip_first``), in the same line."""
+    axis, n = node.attrs["axis"], node.shape[node.attrs["axis"]]
+    lines = np.moveaxis(np.arange(node.size, dtype=np.int64).reshape(node.shape), axis, -1)
+    lines = lines.reshape(-1, n)
+    i, j = np.indices((n, n)).reshape(2, -1)
+    keep = (j > i if strict else j >= i) if after else (j < i if strict else j <= i)
+    if skip_first:
+        keep &= j > 0
+    i, j = i[keep], j[keep]
+    return lines[:, i].reshape(-1), lines[:, j].reshape(-1)
+
+
+def _sparsity(node):
+    reverse = node.attrs["reverse"]
+    if node.op != "linrec":
+        if not is_differentiable(node.args[0]):
+            return (None,)
+        return (lambda: _line_pairs(node, reverse, False, False),)
+    # y_i depends on b_j for j up to i, and on a_j for 0 < j <= i (reverse: j > i).
+    a_deps = (
+        (lambda: _line_pairs(node, True, True, False))
+        if reverse
+        else (lambda: _line_pairs(node, False, False, True))
+    )
+    return (a_deps, lambda: _line_pairs(node, reverse, False, False))
+
+
 # -- lowering ---------------------------------------------------------------------------------
 
 
@@ -278,6 +323,8 @@ register(
         _cumsum_jvp,
         lower=_lower_cumulative,
         arity=1,
+        batch=_batch,
+        sparsity=_sparsity,
         doc="running sum along an axis, in order (np.cumsum)",
     ),
     OpDef(
@@ -289,6 +336,8 @@ register(
         _cumprod_jvp,
         lower=_lower_cumulative,
         arity=1,
+        batch=_batch,
+        sparsity=_sparsity,
         doc="running product along an axis (np.cumprod); exact derivative at zeros",
     ),
     OpDef(
@@ -300,6 +349,8 @@ register(
         _linrec_jvp,
         lower=_lower_cumulative,
         arity=2,
+        batch=_batch,
+        sparsity=_sparsity,
         doc="first-order linear recurrence y_i = a_i * y_(i-1) + b_i along an axis",
     ),
 )

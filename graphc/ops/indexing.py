@@ -43,10 +43,12 @@ import warnings
 import llvmlite.binding as llvm  # type: ignore[import-untyped]
 import numpy as np
 
-from graphc import dtypes
+from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
+from graphc.batching import materialize, moveaxis
 from graphc.node import Attrs, Node
 from graphc.ops.base import OpDef, is_differentiable, make, register
 from graphc.shapes import fmt
+from graphc.shapes import size as element_count
 
 # -- builders (the DSL's user-facing functions are in graphc.functions) -----------------------
 
@@ -232,6 +234,109 @@ def _eval_arg_extremum(fn):
         return np.asarray(fn(np.asarray(x), axis=-1), dtype=np.int64)
 
     return evaluate
+
+
+# -- batching and sparsity rules (graphc.batching, graphc.sparsity) ----------------------------
+
+
+def _batch_positions(size: int, index_shape: tuple[int, ...]) -> Node:
+    """The entry ``b`` of a batch as one more index component: ``(size,) + index_shape + (1,)``
+    (a broadcast constant)."""
+    ramp = np.arange(size, dtype=np.int64).reshape((size,) + (1,) * (len(index_shape) + 1))
+    return dsl.broadcast_to(dsl.constant(ramp, dtypes.INT64), (size,) + index_shape + (1,))
+
+
+def _gather_batch(node, args, axes):
+    (x, idx), (x_axis, idx_axis) = args, axes
+    axis = node.attrs["axis"]
+    if idx_axis is None:  # the same indices for every entry: one more leading axis of x
+        return gather(moveaxis(x, x_axis, 0), idx, axis + 1), 0
+    idx = moveaxis(idx, idx_axis, 0)  # (B,) + I + (k,): the batch is an index axis
+    if x_axis is None:
+        return gather(x, idx, axis), axis
+    # Both batched: entry b reads its own x, so b becomes an indexed axis of x too.
+    x = moveaxis(x, x_axis, axis)
+    rows = _batch_positions(idx.shape[0], idx.shape[1:-1])
+    return gather(x, dsl.concatenate([rows, idx], -1), axis), axis
+
+
+def _scatter_add_batch(node, args, axes):
+    (u, idx), (u_axis, idx_axis) = args, axes
+    axis, sizes = node.attrs["axis"], node.attrs["sizes"]
+    if idx_axis is None:
+        return scatter_add(moveaxis(u, u_axis, 0), idx, axis + 1, sizes), 0
+    idx = moveaxis(idx, idx_axis, 0)
+    count = idx.shape[0]
+    u = moveaxis(materialize(u, u_axis, count), 0, axis)  # P + (B,) + I + T
+    rows = _batch_positions(count, idx.shape[1:-1])
+    return scatter_add(u, dsl.concatenate([rows, idx], -1), axis, (count,) + sizes), axis
+
+
+def _last_axis_batch(node, args, axes):
+    """argsort, argmax, argmin work along the last axis: a batch there moves to the front."""
+    (x,), (axis,) = args, axes
+    if axis == x.ndim - 1:
+        x, axis = moveaxis(x, axis, 0), 0
+    return make(node.op, (x,)), axis
+
+
+def _indexed_block(shape, axis: int, count: int):
+    """``shape`` split around ``count`` indexed axes at ``axis``: (before, block size, after)."""
+    return shape[:axis], element_count(shape[axis : axis + count]), shape[axis + count :]
+
+
+def _any_of_block(out_grid, arg_grid, before, n_out, n_arg, after):
+    """Pairs: each output element of the block axis depends on every argument element of it."""
+    o = np.broadcast_to(
+        out_grid.reshape(before + (n_out, 1) + after), before + (n_out, n_arg) + after
+    )
+    a = np.broadcast_to(arg_grid.reshape(before + (1, n_arg) + after), o.shape)
+    return o.reshape(-1), a.reshape(-1)
+
+
+def _gather_sparsity(node):
+    x, idx = node.args
+    if not is_differentiable(x):
+        return (None, None)
+    axis, k = node.attrs["axis"], idx.shape[-1]
+
+    def deps():
+        grid = np.arange(x.size, dtype=np.int64).reshape(x.shape)
+        if idx.op == "const":  # exact: element i is x's element at its constant indices
+            key = (slice(None),) * axis + _wrapped(
+                "gather", idx.value, x.shape[axis : axis + k], axis
+            )
+            return grid[key].reshape(-1)
+        # Indices known only at run time: any element of the indexed block.
+        before, n_arg, after = _indexed_block(x.shape, axis, k)
+        n_out = element_count(idx.shape[:-1])
+        out = np.arange(node.size, dtype=np.int64)
+        return _any_of_block(out, grid, before, n_out, n_arg, after)
+
+    return (deps, None)
+
+
+def _scatter_add_sparsity(node):
+    u, idx = node.args
+    if not is_differentiable(u):
+        return (None, None)
+    axis, sizes = node.attrs["axis"], node.attrs["sizes"]
+
+    def deps():
+        out = np.arange(node.size, dtype=np.int64).reshape(node.shape)
+        values = np.arange(u.size, dtype=np.int64)
+        if idx.op == "const":  # exact: each value lands on one output element
+            key = (slice(None),) * axis + _wrapped("scatter_add", idx.value, sizes, axis)
+            return out[key].reshape(-1), values
+        before, n_out, after = _indexed_block(node.shape, axis, len(sizes))
+        n_in = element_count(idx.shape[:-1])
+        return _any_of_block(out, values, before, n_out, n_in, after)
+
+    return (deps, None)
+
+
+def _no_dependence(node):
+    return (None,)  # integer results: nothing to differentiate
 
 
 # -- run-time reports of out-of-range indices --------------------------------------------------
@@ -825,6 +930,8 @@ register(
         _gather_jvp,
         lower=_lower_gather,
         arity=2,
+        batch=_gather_batch,
+        sparsity=_gather_sparsity,
         doc="x indexed by an int64 array along consecutive axes (numpy's advanced indexing)",
     ),
     OpDef(
@@ -836,6 +943,8 @@ register(
         _scatter_add_jvp,
         lower=_lower_scatter_add,
         arity=2,
+        batch=_scatter_add_batch,
+        sparsity=_scatter_add_sparsity,
         doc="zeros with values added at int64 indices (np.add.at): the transpose of gather",
     ),
     OpDef(
@@ -845,6 +954,8 @@ register(
         lambda node, x: np.argsort(np.asarray(x), axis=-1, kind="stable").astype(np.int64),
         lower=_lower_argsort,
         arity=1,
+        batch=_last_axis_batch,
+        sparsity=_no_dependence,
         doc="positions that sort the last axis (stable, nan last); not differentiable",
     ),
     OpDef(
@@ -854,6 +965,8 @@ register(
         _eval_arg_extremum(np.argmax),
         lower=_lower_arg_extremum("gt"),
         arity=1,
+        batch=_last_axis_batch,
+        sparsity=_no_dependence,
         doc="position of the first maximum of the last axis (a nan wins); not differentiable",
     ),
     OpDef(
@@ -863,6 +976,8 @@ register(
         _eval_arg_extremum(np.argmin),
         lower=_lower_arg_extremum("lt"),
         arity=1,
+        batch=_last_axis_batch,
+        sparsity=_no_dependence,
         doc="position of the first minimum of the last axis (a nan wins); not differentiable",
     ),
 )

@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   %a3 = alloca double, align 8
   br label %loop1
@@ -29,7 +29,7 @@ after19:
   ret void
 }
 
-define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1, double %val0) alwaysinline nounwind {
+define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1, double %val0) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -46,7 +46,7 @@ after9:
   ret void
 }
 
-define internal void @kernel2(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2) alwaysinline nounwind {
+define internal void @kernel2(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -73,7 +73,7 @@ after18:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io0, ptr %ws)
   %p1 = getelementptr inbounds i8, ptr %ws, i64 64

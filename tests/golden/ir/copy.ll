@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -25,7 +25,7 @@ after17:
   ret void
 }
 
-define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -41,7 +41,7 @@ after8:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io0, ptr %io1)
   call void @kernel1(ptr %io0, ptr %io2)
