@@ -59,22 +59,25 @@ import importlib
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
 import graphc as gc
 import passes
-from graphc import dtypes
+from graphc import dtypes, serialize
 from graphc.evaluate import evaluate_all
 from graphc.graph import Graph, topological_order
+from graphc.jit import plan as plan_module
 from graphc.node import NO_ATTRS, Attrs, Node
 from graphc.ops.base import OPS, arity, make, rebuild
 from passes.rewrite import rewrite, splat
@@ -154,22 +157,12 @@ _F32_SPECIALS = (
     1e-45, 1e-40, 1.2e-38, 88.7, 89.0, -103.0, 1e-8, 1e8,
 )  # fmt: skip
 _I64_SPECIALS = (
-    0,
-    1,
-    -1,
-    2,
-    -2,
-    3,
-    7,
-    2**31,
-    -(2**31),
-    2**53 + 1,
-    2**62,
-    2**63 - 1,
-    -(2**63),
-    10**18,
-)
+    0, 1, -1, 2, -2, 3, 7, 2**31, -(2**31), 2**53 + 1, 2**62, 2**63 - 1, -(2**63), 10**18,
+)  # fmt: skip
 MAX_NODE_SIZE = 256  # elements; keeps evaluation, finite differences and batches cheap
+# One case in twelve has long axes instead: long reductions and matrix products, intermediate
+# arrays beyond the 64 KiB a compiled function keeps on its stack (a workspace per thread).
+LARGE_NODE_SIZE = 12_000
 
 
 @dataclass
@@ -198,20 +191,14 @@ class Finding:
     known: str | None = None  # the KNOWN_BUGS entry that explains it
     case: str = ""  # "seed/index" of the case that found it
     reproducer: str = ""
+    group: str = ""  # the check group (a key of CHECKS) that made it
 
     @property
     def signature(self) -> tuple[str, str, str]:
         return self.check, self.key, self.known or ""
 
     def to_json(self) -> dict:
-        return {
-            "check": self.check,
-            "key": self.key,
-            "message": self.message,
-            "known": self.known,
-            "case": self.case,
-            "reproducer": self.reproducer,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -257,27 +244,13 @@ class Stats:
         self.skipped.update(other.skipped)
 
     def to_json(self) -> dict:
-        return {
-            "cases": self.cases,
-            "nodes": self.nodes,
-            "compiles": self.compiles,
-            "seconds": self.seconds,
-            "ops": dict(self.ops),
-            "comparisons": dict(self.comparisons),
-            "skipped": dict(self.skipped),
-        }
+        # Not asdict: it would rebuild each Counter from (key, value) pairs, counting the pairs.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict) -> Stats:
-        return cls(
-            data["cases"],
-            data["nodes"],
-            data["compiles"],
-            data["seconds"],
-            Counter(data["ops"]),
-            Counter(data["comparisons"]),
-            Counter(data["skipped"]),
-        )
+        counters = {k: Counter(data[k]) for k in ("ops", "comparisons", "skipped")}
+        return cls(**{**data, **counters})
 
 
 # -- comparing values ---------------------------------------------------------------------------
@@ -302,7 +275,7 @@ def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     bits = np.int64 if want.dtype == np.float64 else np.int32
 
     def ordered(a: np.ndarray) -> np.ndarray:
-        i = np.ascontiguousarray(a).view(bits).astype(np.int64)
+        i = np.ascontiguousarray(a).view(bits).astype(np.int64).reshape(np.shape(a))
         lowest = np.int64(np.iinfo(bits).min)
         return np.where(i < 0, lowest - i, i)
 
@@ -339,7 +312,7 @@ def inorder_reduce(node: Node, x: np.ndarray) -> np.ndarray:
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = np.transpose(x, kept + list(axes))
     kept_shape = tuple(x.shape[a] for a in kept)
-    rows = moved.reshape(kept_shape + (-1,))
+    rows = moved.reshape(kept_shape + (math.prod(x.shape[a] for a in axes),))
     dtype = np.dtype(node.dtype)
     op = node.op
     with np.errstate(all="ignore"):
@@ -494,6 +467,10 @@ class Generator:
         self.avoid_empty_constant = "empty_constant" not in config.include_known
         zero = 0.05 if rng.random() < 0.3 else 0.0  # some cases have zero-size dimensions
         dims = [int(rng.choice([1, 2, 3, 4, 5], p=[0.15, 0.3, 0.3, 0.15, 0.1])) for _ in "abc"]
+        self.max_size = MAX_NODE_SIZE
+        if rng.random() < 1 / 12:
+            dims = [int(rng.choice([2, 3])), int(rng.choice([16, 31])), int(rng.choice([40, 64]))]
+            self.max_size = LARGE_NODE_SIZE
         self.base = tuple(0 if rng.random() < zero else d for d in dims)
         self.op_names = [name for name, op in OPS.items() if op.kind not in ("input", "const")]
         self.findings: list[Finding] = []
@@ -580,7 +557,7 @@ class Generator:
                     Finding("crash", f"build:{name}", _describe_error(error), case="")
                 )
                 return
-            if node is None or node.size > MAX_NODE_SIZE or node.ndim > 4:
+            if node is None or node.size > self.max_size or node.ndim > 4:
                 continue
             self.stats.ops[f"dsl:{name}" if use_dsl else node.op] += 1
             self.pool.append(node)
@@ -799,7 +776,8 @@ class Generator:
     # -- derivatives -----------------------------------------------------------------------
     def deriv(self) -> Deriv | None:
         rng = self.rng
-        floats = [n for n in self.pool if n.dtype in dtypes.FLOATS and 0 < n.size <= 64]
+        limit = 64 if self.max_size == MAX_NODE_SIZE else 4096
+        floats = [n for n in self.pool if n.dtype in dtypes.FLOATS and 0 < n.size <= limit]
         if not floats:
             return None
         count = int(rng.integers(1, 4))
@@ -846,12 +824,12 @@ class Generator:
                     try:
                         built = derivative_nodes(deriv)
                     except Exception as error:
-                        self.findings.append(
-                            Finding("crash", "autodiff", _describe_error(error), case=name)
-                        )
+                        key = f"autodiff:{type(error).__name__}"
+                        message = _describe_error(error)
+                        self.findings.append(Finding("crash", key, message, group="derivatives"))
                         continue
                     extra.extend(built)
-                    self.pool.extend(n for n in built if n.size <= MAX_NODE_SIZE)
+                    self.pool.extend(n for n in built if n.size <= self.max_size)
         computed = [n for n in self.pool if n.op not in ("input", "const")]
         outputs = list(computed[-1:])
         for _ in range(int(rng.integers(2, 8))):
@@ -899,15 +877,19 @@ def generate(config: Config, index: int, stats: Stats) -> tuple[Case, list[Findi
 # -- evaluating ---------------------------------------------------------------------------------
 
 
-def call_value(node: Node, array: np.ndarray) -> object:
-    """An argument as a user passes it: Python scalars (np.float32 for float32), arrays as is."""
+def call_value(node: Node, array: np.ndarray, numpy_scalars: bool = False) -> object:
+    """An argument as a user passes it: Python scalars (np.float32 for float32), or with
+    ``numpy_scalars`` numpy scalars and 0-d arrays (the call path's slow lane); arrays as is."""
     if node.shape == ():
+        if numpy_scalars:
+            value = np.asarray(array)
+            return value if node.dtype in (dtypes.INT64, dtypes.BOOL) else value[()]
         return np.float32(array) if node.dtype == dtypes.FLOAT32 else np.asarray(array).item()
     return np.ascontiguousarray(array)
 
 
-def call_args(case: Case, point: Sequence[np.ndarray]) -> list[object]:
-    return [call_value(n, v) for n, v in zip(case.inputs, point)]
+def call_args(case: Case, point: Sequence[np.ndarray], numpy_scalars: bool = False) -> list:
+    return [call_value(n, v, numpy_scalars) for n, v in zip(case.inputs, point)]
 
 
 def node_values(graph: Graph, point: Sequence[np.ndarray], pins: dict | None = None) -> dict:
@@ -971,8 +953,16 @@ class Context:
 
     @property
     def fn(self) -> gc.CompiledFunction:
+        """``gc.compile(graph)``; in one case of four, split into parts of a few kernels each,
+        so values also cross function boundaries (the fusion check compares with one part)."""
         if self._fn is None:
-            self._fn = self.compile(self.graph)
+            crc = zlib.crc32(self.case.name.encode())
+            budget = 8 + crc % 40 if crc % 4 == 1 else plan_module.PART_BUDGET
+            saved, plan_module.PART_BUDGET = plan_module.PART_BUDGET, budget
+            try:
+                self._fn = self.compile(self.graph)
+            finally:
+                plan_module.PART_BUDGET = saved
         return self._fn
 
     def finding(self, check: str, key: str, message: str, known: str | None = None) -> Finding:
@@ -1251,7 +1241,7 @@ def check_compile(ctx: Context) -> list[Finding]:
         return [_crash(ctx, "compile", error)]
     got_rows = []
     for p, point in enumerate(case.points):
-        args = call_args(case, point)
+        args = call_args(case, point, numpy_scalars=p % 2 == 1)
         try:
             got = _as_tuple(fn(*args), graph)
         except Exception as error:
@@ -1346,7 +1336,10 @@ def _check_batch(ctx: Context, rows: list[tuple], known: str | None) -> list[Fin
         if shared[k]:
             batched.append(np.asarray(case.points[0][k]))  # (ascontiguousarray makes 0-d 1-d)
         else:
-            batched.append(np.stack([np.asarray(p[k], dtype=node.dtype) for p in case.points]))
+            stacked = np.stack([np.asarray(p[k], dtype=node.dtype) for p in case.points])
+            if rng.random() < 0.3:  # a strided view: the batch entry copies or strides it
+                stacked = np.repeat(stacked, 2, axis=0)[::2]
+            batched.append(stacked)
     threads = 2 if len(case.points) > 1 and rng.random() < 0.3 else 1
     try:
         out = _as_tuple(fn.batch(*batched, threads=threads), graph)
@@ -1702,6 +1695,53 @@ def _finite_differences(ctx, deriv: Deriv, function: Graph, point, env, vj) -> s
 # --- arguments ---------------------------------------------------------------------------------
 
 
+def check_round_trips(ctx: Context) -> list[Finding]:
+    """A graph through pickle (the flat JSON format) is the same graph, with the same values; a
+    compiled function loaded from the disk cache computes what the fresh one computed."""
+    case, graph = ctx.case, ctx.graph
+    findings: list[Finding] = []
+    try:
+        copy = pickle.loads(pickle.dumps(graph))
+        json.dumps(serialize.to_dict(graph))  # JSON-safe, as documented
+    except Exception as error:
+        return [_crash(ctx, "serialize", error)]
+    ctx.stats.comparisons["serialize"] += 1
+    if copy.structural_hash != graph.structural_hash or str(copy) != str(graph):
+        findings.append(ctx.finding("serialize", "graph", "pickling changed the graph"))
+        return findings
+    for p, point in enumerate(case.points):
+        for k, (a, b) in enumerate(zip(output_values(graph, point), output_values(copy, point))):
+            if a.dtype != b.dtype or not same_bits(a, b).all():
+                message = f"output {k} at point {p}: {_show(a)} before pickling, {_show(b)} after"
+                return findings + [ctx.finding("serialize", "values", message)]
+    # The cache: once in a few cases (each costs two compiles), a miss and then a hit.
+    if zlib.crc32(case.name.encode()) % 8:
+        return findings
+    with tempfile.TemporaryDirectory(prefix="graphc-fuzz-cache-") as directory:
+        try:
+            ctx.stats.compiles += 2
+            miss = gc.compile(graph, cache=directory)
+            hit = gc.compile(copy, cache=directory)
+        except Exception as error:
+            return findings + [_crash(ctx, "compile", error)]
+        if (miss.stats["cache"], hit.stats["cache"]) != ("miss", "hit"):
+            states = (miss.stats["cache"], hit.stats["cache"])
+            return findings + [ctx.finding("cache", "state", f"cache states {states}")]
+        for p, point in enumerate(case.points):
+            args = call_args(case, point)
+            try:
+                pairs = zip(_as_tuple(miss(*args), graph), _as_tuple(hit(*args), graph))
+            except Exception as error:
+                return findings + [_crash(ctx, "call", error)]
+            for k, (a, b) in enumerate(pairs):
+                ctx.stats.comparisons["cache"] += 1
+                a, b = np.asarray(a), np.asarray(b)
+                if a.dtype != b.dtype or not same_bits(a, b).all():
+                    message = f"output {k} at point {p}: {_show(a)} compiled, {_show(b)} cached"
+                    return findings + [ctx.finding("cache", "values", message)]
+    return findings
+
+
 def check_arguments(ctx: Context) -> list[Finding]:
     """An int64 scalar argument outside int64: gc.evaluate raises, and compiled calls must too."""
     case = ctx.case
@@ -1741,6 +1781,7 @@ CHECKS: dict[str, Callable[[Context], list[Finding]]] = {
     "optimize": check_optimize,
     "compile": check_compile,
     "derivatives": check_derivatives,
+    "round_trips": check_round_trips,
     "arguments": check_arguments,
 }
 GROUP_OF = {
@@ -1752,6 +1793,8 @@ GROUP_OF = {
     "dot": "derivatives",
     "fd": "derivatives",
     "argument": "arguments",
+    "serialize": "round_trips",
+    "cache": "round_trips",
 }
 
 
@@ -1761,32 +1804,23 @@ def run_checks(case: Case, config: Config, stats: Stats, groups: Sequence[str]) 
     try:
         ctx.graph  # noqa: B018  (building the graph is a check too)
     except Exception as error:
-        return [_crash(ctx, "graph", error)]
+        return [replace(_crash(ctx, "graph", error), group="optimize")]
     for group in groups:
         if group == "arguments" and "int64_argument_overflow" not in config.include_known:
             continue
         try:
-            findings += CHECKS[group](ctx)
+            found = CHECKS[group](ctx)
         except Exception as error:  # a bug of the fuzzer itself must not pass unnoticed
-            findings.append(_crash(ctx, f"fuzzer:{group}", error))
+            found = [_crash(ctx, f"fuzzer:{group}", error)]
+        for finding in found:
+            finding.group = finding.group or group
+        findings += found
     return findings
 
 
 def _group(finding: Finding) -> str:
-    if finding.check == "crash":
-        stage = finding.key.split(":")[0]
-        return {
-            "optimize": "optimize",
-            "autodiff": "derivatives",
-            "evaluate": "optimize",
-            "compile": "compile",
-            "call": "compile",
-            "batch": "compile",
-            "reference": "compile",
-            "graph": "optimize",
-            "fuzzer": finding.key.split(":")[1] if ":" in finding.key else "optimize",
-        }.get(stage, "compile")
-    return GROUP_OF[finding.check]
+    """The check group that made ``finding`` (the one to re-run when shrinking it)."""
+    return finding.group or GROUP_OF.get(finding.check, "")
 
 
 # -- shrinking ----------------------------------------------------------------------------------
@@ -2167,7 +2201,7 @@ def run_case(
         if first:
             # Derivative checks run on the float64 version of a case: shrink and print that one.
             shrunk = promote_case(case) if _group(finding) == "derivatives" else case
-            if config.shrink and not finding.key.startswith("build:"):
+            if config.shrink and _group(finding) in CHECKS:
                 with contextlib.suppress(Exception):
                     shrunk = Shrinker(finding, config, stats).shrink(shrunk)
             # The message of the shrunk case, when it still fails the same way.
