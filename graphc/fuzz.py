@@ -1442,8 +1442,10 @@ def _pattern(node: Node, env: dict) -> np.ndarray | None:
             return x == kept
         if op == "where":
             return np.asarray(env[node.args[0]])
-        if op == "pow":
-            return np.sign(np.asarray(env[node.args[0]], dtype=np.float64))
+        if op == "pow":  # a base crossing 0 is a kink unless the exponent is an integer
+            base = np.asarray(env[node.args[0]], dtype=np.float64)
+            exponent = np.asarray(env[node.args[1]], dtype=np.float64)
+            return np.where(exponent == np.round(exponent), 0.0, np.sign(base))
     return None
 
 
@@ -1522,6 +1524,15 @@ def check_derivatives(ctx: Context) -> list[Finding]:
         reverse, forward = nodes[: len(deriv.wrt)], nodes[len(deriv.wrt) :]
         function = Graph(list(case.inputs), list(deriv.outputs))
         both = Graph(list(case.inputs), reverse + forward)
+        jacobians: dict[str, Graph] = {}
+        (output, *more), (wrt, *others) = deriv.outputs, deriv.wrt
+        if not more and not others and output.size * wrt.size <= 64:
+            for mode in ("fwd", "rev"):
+                try:
+                    jacobian = gc.jacobian(output, wrt, mode=mode)
+                    jacobians[mode] = Graph(list(case.inputs), [jacobian])
+                except Exception as error:
+                    findings.append(_crash(ctx, "autodiff", error))
         for p, point in enumerate(case.points):
             try:
                 env = node_values(function, point)
@@ -1536,7 +1547,16 @@ def check_derivatives(ctx: Context) -> list[Finding]:
             known = "pow_grad_at_zero" if zero_base else None
             vj, jv = values[: len(deriv.wrt)], values[len(deriv.wrt) :]
             if not all(np.all(np.isfinite(v)) for v in values):
-                stats.skipped["derivative not finite"] += 1
+                # A nan or inf derivative of a finite, smooth function is a finding, except
+                # behind a where: its untaken branch's derivative poisons it (documented).
+                if any(n.op == "where" for n in function.nodes):
+                    stats.skipped["derivative not finite"] += 1
+                    continue
+                message = _finite_differences(ctx, deriv, function, point, env, vj)
+                if message is not None:
+                    key = "grad" if deriv.use_grad else "vjp"
+                    message = f"derivative {d} at point {p}: {message}"
+                    findings.append(ctx.finding("fd", key, message, known))
                 continue
             # The dot-product test: <u, J v> == <J^T u, v>, up to the rounding of the terms
             # each side adds (their magnitudes before cancellation, see magnitudes()).
@@ -1563,6 +1583,12 @@ def check_derivatives(ctx: Context) -> list[Finding]:
                     )
                 )
                 continue
+            for mode, jacobian in jacobians.items():
+                stats.comparisons["jacobian"] += 1
+                message = _jacobian_mismatch(deriv, jacobian, point, left, tol)
+                if message is not None:
+                    key = f"jacobian:{mode}"
+                    findings.append(ctx.finding("dot", key, f"point {p}: {message}", known))
             message = _finite_differences(ctx, deriv, function, point, env, vj)
             if message is not None:
                 findings.append(
@@ -1574,6 +1600,24 @@ def check_derivatives(ctx: Context) -> list[Finding]:
                     )  # fmt: skip
                 )
     return findings
+
+
+def _jacobian_mismatch(deriv: Deriv, jacobian: Graph, point, jvp: float, tol: float) -> str | None:
+    """``<u, J v>`` with J from ``gc.jacobian`` against the jvp's, within the dot test's
+    tolerance plus the rounding of the products J v."""
+    (matrix,) = output_values(jacobian, point)
+    (u,), (v,) = deriv.cotangents, deriv.tangents
+    flat = np.asarray(matrix, dtype=np.float64).reshape(u.size, v.size)
+    with np.errstate(all="ignore"):
+        products = flat @ v.reshape(-1).astype(np.float64)
+        terms = np.abs(flat) @ np.abs(v.reshape(-1).astype(np.float64))
+    value, _ = _fsum_dot([u], [products.reshape(u.shape)])
+    _, size = _fsum_dot([u], [terms.reshape(u.shape)])
+    if not (math.isfinite(value) and math.isfinite(size)):
+        return None
+    if abs(value - jvp) <= tol + 1e3 * _eps(np.float64) * size:
+        return None
+    return f"<u, J v> = {value!r} with gc.jacobian, {jvp!r} with gc.jvp"
 
 
 def _resolved(function: Graph, point, directions, step: float) -> bool:
@@ -1673,7 +1717,7 @@ def _finite_differences(ctx, deriv: Deriv, function: Graph, point, env, vj) -> s
         if w.dtype == dtypes.FLOAT64:
             position = next(i for i, n in enumerate(function.inputs) if n is w)
             reverse += _fsum_dot([vj[k]], [directions[position]])[0]
-    if not (math.isfinite(reverse) and math.isfinite(d1) and math.isfinite(noise)):
+    if not (math.isfinite(d1) and math.isfinite(noise)):
         stats.skipped["fd: kink or not finite"] += 1
         return None
     if noise > 1e-3 * abs(d3) + 1e-12:
@@ -1682,6 +1726,12 @@ def _finite_differences(ctx, deriv: Deriv, function: Graph, point, env, vj) -> s
     if spread > 1e-3 * abs(d3) + 1e-12:
         stats.skipped["fd: steps disagree"] += 1
         return None
+    if not math.isfinite(reverse):
+        if all(np.all(np.isfinite(v)) for v in vj):
+            stats.skipped["fd: kink or not finite"] += 1  # finite terms, overflowing sum
+            return None
+        stats.comparisons["fd"] += 1
+        return f"reverse mode gives {reverse!r}, central differences {estimate!r}"
     stats.comparisons["fd"] += 1
     tol = 4 * spread + 2 * noise + 1e-4 * max(abs(estimate), abs(reverse)) + 1e-10
     if abs(reverse - estimate) <= tol:

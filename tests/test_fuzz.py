@@ -148,18 +148,19 @@ def test_a_wrong_rewrite_is_found_and_shrunk_to_a_runnable_reproducer(monkeypatc
 
 
 def test_known_bugs_are_labelled():
-    """Whatever today's code does, a finding on these cases is the named known bug."""
-    x = gc.vector("x", 3)
+    """Whatever today's code does, a finding on these cases is the named known bug: when the bug
+    is included (checked and failing the run) and when it is left out (counted as known)."""
+    x, m = gc.vector("x", 3), gc.matrix("m", 2, 3)
     s = gc.scalar("s")
     b = gc.vector("b", 3, "bool")
     column, row = gc.constant([[1.0], [2.0], [3.0]]), gc.constant([[10.0, 20.0]])
     empty = gc.vector("e", 0)
+    flags = [np.array([True, False, True])]
+    power = x**0.0 + x
+    unit = fuzz.Deriv((power,), (x,), (np.ones(3),), (np.array([0.5, 1.0, -1.0]),))
     cases = {
         "fold_broadcast_product": ("optimize", single_case([s], [s * (column * row)], [[0.5]])),
-        "bool_ordering": (
-            "compile",
-            single_case([b], [b < True, b >= False], [[np.array([True, False, True])]]),
-        ),  # fmt: skip
+        "bool_ordering": ("compile", single_case([b], [b < True, b >= False], [flags])),
         "cast_saturates": (
             "compile",
             single_case([x], [gc.astype(x, "int64")], [[np.array([np.nan, 1e30, -np.inf])]]),
@@ -168,19 +169,22 @@ def test_known_bugs_are_labelled():
             "compile",
             single_case([empty], [gc.sum(empty) + 1.0], [[np.zeros(0)]]),
         ),
-        "stabilize_bool": (
-            "optimize",
-            single_case([b], [gc.log(gc.sigmoid(b))], [[np.array([True, False, True])]]),
-        ),  # fmt: skip
+        "empty_constant": (
+            "compile",
+            single_case([m], [m[:0] + gc.constant(np.ones((2, 3)))[:0]], [[np.ones((2, 3))]]),
+        ),
+        "stabilize_bool": ("optimize", single_case([b], [gc.log(gc.sigmoid(b))], [flags])),
+        "pow_grad_at_zero": (
+            "derivatives",
+            single_case([x], [power], [[np.array([0.0, 1.0, 2.0])]], [unit]),
+        ),
     }
+    assert set(cases) <= set(fuzz.KNOWN_BUGS)
     for name, (group, case) in cases.items():
-        assert name in fuzz.KNOWN_BUGS
-        for finding in findings_of(case, group):
+        for finding in findings_of(case, group, include_known=frozenset({name})):
             assert finding.known == name, (name, finding)
-        report_failures = [
-            f for f in findings_of(case, group, include_known=frozenset()) if f.known is None
-        ]
-        assert not report_failures, report_failures
+        unexplained = [f for f in findings_of(case, group) if f.known is None]
+        assert not unexplained, (name, unexplained)
 
 
 def test_the_command_line_runs_cases_in_a_worker_process():
