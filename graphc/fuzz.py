@@ -536,14 +536,12 @@ class Generator:
     def pick(self, accept: Callable[[Node], bool] | None = None) -> Node:
         candidates = [n for n in self.pool if accept is None or accept(n)]
         rng = self.rng
-        if not candidates or rng.random() < 0.08:
-            if accept is not None and accept(gc.constant(True)):
-                return self.constant(dtypes.BOOL)
-            for _ in range(8):
-                node = self.constant()
+        if not candidates or rng.random() < 0.08:  # sometimes a fresh constant
+            for dtype in (None, None, None, dtypes.BOOL):  # random dtypes, then a boolean
+                node = self.constant(dtype)
                 if accept is None or accept(node):
                     return node
-            return self.constant(dtypes.BOOL) if not candidates else candidates[-1]
+            return candidates[-1] if candidates else node
         if rng.random() < 0.6:  # mostly recent nodes, so graphs grow deep rather than wide
             back = min(int(rng.geometric(0.35)) - 1, len(candidates) - 1)
             return candidates[len(candidates) - 1 - back]
@@ -846,6 +844,8 @@ class Generator:
         for node in outputs:
             if all(node is not u for u in unique):
                 unique.append(node)
+        if rng.random() < 0.2:  # the same node twice: two output buffers for one value
+            unique.append(unique[int(rng.integers(len(unique)))])
         points = []
         for k in range(max(1, self.config.points)):
             rate = 0.0 if k else float(rng.choice([0.1, 0.2, 0.4]))
@@ -853,7 +853,9 @@ class Generator:
         used = {id(n) for n in topological_order(unique)}
         for deriv in derivs:
             used |= {id(n) for n in topological_order(deriv.outputs)}
-        keep = [i for i, n in enumerate(self.inputs) if id(n) in used]
+        # Inputs no output uses stay in one case of four (they are still arguments).
+        unused_stay = rng.random() < 0.25
+        keep = [i for i, n in enumerate(self.inputs) if id(n) in used or unused_stay]
         inputs = tuple(self.inputs[i] for i in keep)
         points = [tuple(p[i] for i in keep) for p in points]
         return Case(inputs, tuple(unique), points, tuple(derivs), name)
@@ -1536,7 +1538,71 @@ FD_STEP = 1e-5
 
 
 def check_derivatives(ctx: Context) -> list[Finding]:
-    case, stats = promote_case(ctx.case), ctx.stats
+    """The case's derivative checks, then each op's own rules at the values it sees."""
+    case = promote_case(ctx.case)
+    findings = derivative_checks(ctx, case, local=False)
+    findings += rule_checks(ctx, case)
+    return findings
+
+
+def rule_checks(ctx: Context, case: Case, limit: int = 24) -> list[Finding]:
+    """Each op of the derivative checks' functions alone, its arguments made inputs holding the
+    values they have at the first point where all are finite: its jvp and vjp rules against
+    finite differences and each other, without anything around them. Unlike the whole graph's
+    derivative, a single rule's may not be nan where finite differences are finite (the whole
+    graph's can be: ``0 * nan`` from a discarded element, as in the where trap)."""
+    roots = [o for d in case.derivs for o in d.outputs]
+    if not roots:
+        return []
+    function = Graph(list(case.inputs), roots)
+    nodes = [
+        n
+        for n in function.nodes
+        if n.op not in ("input", "const")
+        and OPS[n.op].jvp is not None
+        and n.dtype == dtypes.FLOAT64
+        and any(a.dtype == dtypes.FLOAT64 for a in n.args)
+    ]
+    rng = np.random.default_rng(zlib.crc32(case.name.encode()))
+    if len(nodes) > limit:
+        nodes = [nodes[i] for i in sorted(rng.choice(len(nodes), limit, replace=False))]
+    env = None
+    for point in case.points:
+        here = node_values(function, point)
+        if all(np.all(np.isfinite(v)) for n, v in here.items() if n.dtype in dtypes.FLOATS):
+            env = here
+            break
+    if env is None:
+        ctx.stats.skipped["rules: no finite point"] += 1
+        return []
+    findings = []
+    for node in nodes:
+        inputs = [gc.tensor(f"a{i}", a.shape, a.dtype) for i, a in enumerate(node.args)]
+        local = make(node.op, tuple(inputs), node.attrs)
+        # One argument at a time: pow(0, b) has a derivative in the base where the exponent's
+        # finite differences are not finite.
+        cotangent = rng.standard_normal(local.shape)
+        derivs = tuple(
+            Deriv((local,), (w,), (cotangent,), (rng.standard_normal(w.shape),))
+            for w in inputs
+            if w.dtype == dtypes.FLOAT64
+        )
+        values = tuple(np.asarray(env[a]) for a in node.args)
+        single = Case(tuple(inputs), (local,), [values], derivs, case.name)
+        for finding in derivative_checks(ctx, single, local=True):
+            if finding.check != "crash":
+                finding.check, finding.key = "rule", node.op
+            finding.group = "derivatives"
+            finding.reproducer = reproducer(single, finding)  # already minimal
+            findings.append(finding)
+    return findings
+
+
+def derivative_checks(ctx: Context, case: Case, local: bool) -> list[Finding]:
+    """Dot-product, trace, jacobian and finite-difference checks of ``case.derivs``. With
+    ``local`` (a single op), a nan or inf derivative where finite differences are finite is a
+    finding too."""
+    stats = ctx.stats
     findings: list[Finding] = []
     include_pow = "pow_grad_at_zero" in ctx.config.include_known
     for d, deriv in enumerate(case.derivs):
@@ -1550,7 +1616,7 @@ def check_derivatives(ctx: Context) -> list[Finding]:
         both = Graph(list(case.inputs), reverse + forward)
         jacobians: dict[str, Graph] = {}
         (output, *more), (wrt, *others) = deriv.outputs, deriv.wrt
-        if not more and not others and output.size * wrt.size <= 64:
+        if not local and not more and not others and output.size * wrt.size <= 64:
             for mode in ("fwd", "rev"):
                 try:
                     jacobian = gc.jacobian(output, wrt, mode=mode)
@@ -1570,17 +1636,15 @@ def check_derivatives(ctx: Context) -> list[Finding]:
                 continue
             known = "pow_grad_at_zero" if zero_base else None
             vj, jv = values[: len(deriv.wrt)], values[len(deriv.wrt) :]
-            if not all(np.all(np.isfinite(v)) for v in values):
-                # A nan or inf derivative of a finite, smooth function is a finding, except
-                # behind a where: its untaken branch's derivative poisons it (documented).
-                if any(n.op == "where" for n in function.nodes):
+            finite = all(np.all(np.isfinite(v)) for v in values)
+            if not finite:
+                if local:
+                    message = _finite_differences(ctx, deriv, function, point, env, vj)
+                    if message is not None:
+                        message = f"at {_show_point(case, point)}: {message}"
+                        findings.append(ctx.finding("fd", "rule", message, known))
+                else:
                     stats.skipped["derivative not finite"] += 1
-                    continue
-                message = _finite_differences(ctx, deriv, function, point, env, vj)
-                if message is not None:
-                    key = "grad" if deriv.use_grad else "vjp"
-                    message = f"derivative {d} at point {p}: {message}"
-                    findings.append(ctx.finding("fd", key, message, known))
                 continue
             # The dot-product test: <u, J v> == <J^T u, v>, up to the rounding of the terms
             # each side adds (their magnitudes before cancellation, see magnitudes()).
@@ -1593,7 +1657,7 @@ def check_derivatives(ctx: Context) -> list[Finding]:
             if not math.isfinite(rounding) or not math.isfinite(left - right):
                 stats.skipped["dot: unbounded"] += 1
                 continue
-            stats.comparisons["dot"] += 1
+            stats.comparisons["rules" if local else "dot"] += 1
             tol = 1e-8 * (left_abs + right_abs) + rounding + 1e-300
             if abs(left - right) > tol:
                 findings.append(
@@ -1607,10 +1671,13 @@ def check_derivatives(ctx: Context) -> list[Finding]:
                     )
                 )
                 continue
-            message = _trace_mismatch(function, deriv, point, vj, jv, bounds, reverse, forward)
-            stats.comparisons["trace"] += 1
-            if message is not None:
-                findings.append(ctx.finding("dot", "trace", f"point {p}: {message}", known))
+            # gc.trace: only where every value is finite (where one is not, the graph drops a
+            # structurally zero tangent that the trace multiplies out: 0 * inf = nan).
+            if not local and all(np.all(np.isfinite(v)) for v in env.values()):
+                stats.comparisons["trace"] += 1
+                message = _trace_mismatch(function, deriv, point, vj, jv, bounds, reverse, forward)
+                if message is not None:
+                    findings.append(ctx.finding("dot", "trace", f"point {p}: {message}", known))
             for mode, jacobian in jacobians.items():
                 stats.comparisons["jacobian"] += 1
                 message = _jacobian_mismatch(deriv, jacobian, point, left, tol)
@@ -1619,15 +1686,14 @@ def check_derivatives(ctx: Context) -> list[Finding]:
                     findings.append(ctx.finding("dot", key, f"point {p}: {message}", known))
             message = _finite_differences(ctx, deriv, function, point, env, vj)
             if message is not None:
-                findings.append(
-                    ctx.finding(
-                        "fd",
-                        "grad" if deriv.use_grad else "vjp",
-                        f"derivative {d} at point {p}: {message}",
-                        known,
-                    )  # fmt: skip
-                )
+                key = "grad" if deriv.use_grad else "vjp"
+                message = f"derivative {d} at point {p}: {message}"
+                findings.append(ctx.finding("fd", key, message, known))
     return findings
+
+
+def _show_point(case: Case, point) -> str:
+    return ", ".join(f"{n.name}={_show(v)}" for n, v in zip(case.inputs, point))
 
 
 def _trace_mismatch(function, deriv, point, vj, jv, bounds, reverse, forward) -> str | None:
@@ -1752,8 +1818,8 @@ def _finite_differences(ctx, deriv: Deriv, function: Graph, point, env, vj) -> s
                 for a, b, ma, mb in zip(up[:n], down[:n], up[n:], down[n:])
             ]
             _, size = _fsum_dot(deriv.cotangents, varying)
-        if size == 0:  # nothing moved: the step was absorbed (2**62 + x), no information
-            return None
+        # Nothing moved means a zero derivative: _resolved() has ruled out a step absorbed on
+        # the way (2**62 + x).
         return value / (2 * h), 4 * _eps(np.float64) * size / (2 * h)
 
     # Three step sizes: the estimates must agree with each other before they judge anything.
@@ -1896,6 +1962,7 @@ GROUP_OF = {
     "batch": "compile",
     "dot": "derivatives",
     "fd": "derivatives",
+    "rule": "derivatives",
     "argument": "arguments",
     "serialize": "round_trips",
     "cache": "round_trips",
@@ -1959,7 +2026,8 @@ def _substitute(case: Case, old: Node, new: Node, new_values: list | None) -> Ca
 
 
 def _drop_unused_inputs(case: Case) -> Case:
-    used = {id(n) for n in _all_nodes(case) if n.op == "input" and _reachable(case, n)}
+    roots = list(case.outputs) + [o for d in case.derivs for o in d.outputs]
+    used = {id(n) for n in topological_order(roots)}
     keep = [k for k, n in enumerate(case.inputs) if id(n) in used]
     derivs = []
     for d in case.derivs:
@@ -1974,11 +2042,6 @@ def _drop_unused_inputs(case: Case) -> Case:
         tuple(derivs),
         case.name,
     )
-
-
-def _reachable(case: Case, node: Node) -> bool:
-    roots = list(case.outputs) + [o for d in case.derivs for o in d.outputs]
-    return any(n is node for n in topological_order(roots))
 
 
 class Shrinker:
@@ -2219,9 +2282,10 @@ def reproducer(case: Case, finding: Finding) -> str:
                 "print(gc.evaluate(gc.Graph(list(g.inputs), vj + jv), *args))",
                 "# the derivative of sum_k <U_k, F_k> along V, by central differences:",
                 "f = gc.Graph(list(g.inputs), F)",
+                "shift = {w.name: v for w, v in zip(W, V)}",
                 "def s(t):",
-                "    moved = [a + t * v if w is x else a for x, a in zip(g.inputs, args)"
-                " for w, v in zip(W, V)][:len(args)]",
+                "    moved = [a + t * shift[x.name] if x.name in shift else a"
+                " for x, a in zip(g.inputs, args)]",
                 "    outs = gc.evaluate(f, *moved)",
                 "    return sum(float(np.sum(np.asarray(u, float) * np.asarray(o, float)))"
                 " for u, o in zip(U, outs))",
@@ -2303,7 +2367,7 @@ def run_case(
     for finding in findings:
         first = seen[finding.signature] < config.shrinks_per_signature
         seen[finding.signature] += 1
-        if first:
+        if first and not finding.reproducer:
             # Derivative checks run on the float64 version of a case: shrink and print that one.
             shrunk = promote_case(case) if _group(finding) == "derivatives" else case
             if config.shrink and _group(finding) in CHECKS:
