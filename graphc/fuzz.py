@@ -1671,11 +1671,9 @@ def derivative_checks(ctx: Context, case: Case, local: bool) -> list[Finding]:
                     )
                 )
                 continue
-            # gc.trace: only where every value is finite (where one is not, the graph drops a
-            # structurally zero tangent that the trace multiplies out: 0 * inf = nan).
-            if not local and all(np.all(np.isfinite(v)) for v in env.values()):
+            if not local:
                 stats.comparisons["trace"] += 1
-                message = _trace_mismatch(function, deriv, point, vj, jv, bounds, reverse, forward)
+                message = _trace_mismatch(function, deriv, point, vj, bounds, reverse)
                 if message is not None:
                     findings.append(ctx.finding("dot", "trace", f"point {p}: {message}", known))
             for mode, jacobian in jacobians.items():
@@ -1696,17 +1694,30 @@ def _show_point(case: Case, point) -> str:
     return ", ".join(f"{n.name}={_show(v)}" for n, v in zip(case.inputs, point))
 
 
-def _trace_mismatch(function, deriv, point, vj, jv, bounds, reverse, forward) -> str | None:
+def _trace_mismatch(function, deriv, point, vj, bounds, reverse) -> str | None:
     """``gc.trace`` (each rule applied to numbers, line by line) against the derivative graphs
-    (the same rules built as nodes and evaluated): equal up to rounding."""
-    tangents = []
+    (the same rules built as nodes and evaluated): equal up to rounding.
+
+    The trace seeds every input (zeros where no tangent is given) and forward mode then
+    multiplies numbers: 0 * nan = nan where a partial derivative is nan (d/db of a**b at a < 0).
+    So its tangents are compared with a jvp seeded the same way, not with the case's."""
+    tangents, seeds = [], []
     for node, value in zip(function.inputs, point):
         match = [t for w, t in zip(deriv.wrt, deriv.tangents) if w is node]
-        tangents.append(match[0] if match else np.zeros_like(np.asarray(value)))
+        tangent = match[0] if match else np.zeros_like(np.asarray(value))
+        tangents.append(tangent)
+        if node.dtype in dtypes.FLOATS:
+            seeds.append((node, tangent))
+    forward = gc.jvp(list(function.outputs), [n for n, _ in seeds], [t for _, t in seeds])
+    seeded = Graph(list(function.inputs), forward)
+    jv = output_values(seeded, point)
+    forward_bounds = magnitudes(seeded, node_values(seeded, point))
     args = [call_value(n, v) for n, v in zip(function.inputs, point)]
     traced = gc.trace(function, *args, tangents=tangents, cotangents=list(deriv.cotangents))
     adjoints = dict(zip(function.inputs, traced.input_adjoints))
-    pairs = [("tangent", t, j, bounds[n]) for t, j, n in zip(traced.output_tangents, jv, forward)]
+    pairs = [
+        ("tangent", t, j, forward_bounds[n]) for t, j, n in zip(traced.output_tangents, jv, forward)
+    ]
     pairs += [
         ("adjoint", adjoints[w], v, bounds[n]) for w, v, n in zip(deriv.wrt, vj, reverse)
     ]  # fmt: skip
@@ -1774,8 +1785,12 @@ def _finite_differences(ctx, deriv: Deriv, function: Graph, point, env, vj) -> s
         if k is None or node.dtype != dtypes.FLOAT64:
             directions.append(None)
         else:
-            scale = np.maximum(1.0, np.abs(np.asarray(value, dtype=np.float64)))
-            directions.append(np.asarray(deriv.tangents[k], dtype=np.float64) * scale)
+            # Steps relative to each element (absolute at 0): a step larger than the value
+            # would jump over the structure near it (a / b at b = 1e-20).
+            size = np.abs(np.asarray(value, dtype=np.float64))
+            scale = np.where(size == 0, 1.0, np.maximum(size, 1e-280))
+            with np.errstate(all="ignore"):
+                directions.append(np.asarray(deriv.tangents[k], dtype=np.float64) * scale)
     if all(d is None for d in directions):
         stats.skipped["fd: no float64 input"] += 1
         return None
