@@ -170,6 +170,8 @@ def test_known_bugs_are_labelled():
     flags = [np.array([True, False, True])]
     power = x**0.0 + x
     unit = fuzz.Deriv((power,), (x,), (np.ones(3),), (np.array([0.5, 1.0, -1.0]),))
+    logged = gc.log1p(gc.sign(x))  # -inf at x < 0, and an infinite partial derivative there
+    signed = fuzz.Deriv((logged,), (x,), (np.ones(3),), (np.array([0.5, 1.0, -1.0]),))
     cases = {
         "fold_broadcast_product": ("optimize", single_case([s], [s * (column * row)], [[0.5]])),
         "bool_ordering": ("compile", single_case([b], [b < True, b >= False], [flags])),
@@ -186,6 +188,10 @@ def test_known_bugs_are_labelled():
             single_case([m], [m[:0] + gc.constant(np.ones((2, 3)))[:0]], [[np.ones((2, 3))]]),
         ),
         "stabilize_bool": ("optimize", single_case([b], [gc.log(gc.sigmoid(b))], [flags])),
+        "trace_zero_tangent": (
+            "derivatives",
+            single_case([x], [], [[np.array([1.2, 0.0, -0.3])]], [signed]),
+        ),
         "pow_grad_at_zero": (
             "derivatives",
             single_case([x], [power], [[np.array([0.0, 1.0, 2.0])]], [unit]),
