@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import decimal
 import importlib
 import json
 import math
@@ -1132,7 +1133,12 @@ def _value_of(node: Node, env: dict, memo: dict) -> np.ndarray:
     return memo[node]
 
 
-def _site_mismatch(kind: str, node: Node, old: np.ndarray, new: np.ndarray) -> str | None:
+def _site_mismatch(
+    kind: str, node: Node, old: np.ndarray, new: np.ndarray, exact: np.ndarray | None = None
+) -> str | None:
+    """Whether a value-changing rewrite keeps its documented promise: ``pow`` rewrites within
+    1 ulp of pow; ``stabilize`` rewrites no further from the ``exact`` value (the original
+    expression in 400-digit arithmetic) than the original, beyond a few ulp."""
     old, new = np.asarray(old), np.asarray(new)
     if same_bits(new, old).all():
         return None
@@ -1142,20 +1148,85 @@ def _site_mismatch(kind: str, node: Node, old: np.ndarray, new: np.ndarray) -> s
         if not bad.any():
             return None
         return f"{distance.max():.0f} ulp: pow gives {_show(old, bad)}, rewrite {_show(new, bad)}"
-    # stabilize: towards the exact value. Equal up to a few ulp of the values involved, or
-    # finite where the original overflowed to +-inf.
-    scale = np.maximum(1.0, np.maximum(np.abs(old), np.abs(new)))
-    scale = np.where(np.isfinite(scale), scale, 1.0)
-    with np.errstate(all="ignore"):
-        close = (
-            np.abs(new.astype(np.float64) - old.astype(np.float64)) <= 64 * _eps(node.dtype) * scale
-        )
+    if exact is None:  # an expression the exact evaluator does not know: nothing to judge
+        return None
+    exact = exact.astype(node.dtype)
+    better = ulp_distance(new, exact) <= ulp_distance(old, exact) + MAX_ULPS
+    # Finite where the original overflowed (exp(1e308) is beyond even decimal's exponents).
     fixed = np.isinf(old) & np.isfinite(new)
-    ok = close | fixed | same_bits(new, old)
+    ok = better | fixed | same_bits(new, old)
     if ok.all():
         return None
     bad = ~ok
-    return f"stabilize changed {_show(old, bad)} to {_show(new, bad)}"
+    return (
+        f"stabilize changed {_show(old, bad)} to {_show(new, bad)}, further from the exact "
+        f"{_show(exact, bad)}"
+    )
+
+
+# 400 digits: log(1 + x) needs about 20 more than -log10(x), and x can be 5e-324.
+_DECIMAL = decimal.Context(prec=400, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
+
+
+def _to_float(value: decimal.Decimal) -> float:
+    return float(value)
+
+
+def _to_decimal(value: float) -> decimal.Decimal:
+    return _DECIMAL.create_decimal_from_float(value)
+
+
+def _decimal_log(x: decimal.Decimal) -> decimal.Decimal:
+    if x.is_nan() or x < 0:
+        return decimal.Decimal("NaN")
+    return decimal.Decimal("-Infinity") if x == 0 else _DECIMAL.ln(x)
+
+
+_EXACT_UNARY = {
+    "exp": lambda x: _DECIMAL.exp(x),
+    "log": _decimal_log,
+    "log1p": lambda x: _decimal_log(_DECIMAL.add(x, 1)),
+    "expm1": lambda x: _DECIMAL.subtract(_DECIMAL.exp(x), 1),
+    "neg": lambda x: -x,
+    "sigmoid": lambda x: _DECIMAL.divide(1, _DECIMAL.add(1, _DECIMAL.exp(-x))),
+    "softplus": lambda x: _decimal_log(_DECIMAL.add(1, _DECIMAL.exp(x))),
+}
+_EXACT_BINARY = {"add": _DECIMAL.add, "sub": _DECIMAL.subtract}
+
+
+def exact_value(node: Node, env: dict, memo: dict, depth: int = 3) -> np.ndarray | None:
+    """``node``'s value in 400-digit decimal arithmetic, through at most ``depth`` levels of the
+    ops stabilize's patterns are made of (log(sum(exp(x))) is three), from the float values of
+    the nodes below; None for an expression of other ops."""
+    op = node.op
+    if depth == 0 or not (op in _EXACT_UNARY or op in _EXACT_BINARY or op in _EXACT_SHAPE):
+        return None
+    args = [_exact_arg(a, env, memo, depth - 1) for a in node.args]
+    if op in _EXACT_UNARY:
+        return np.vectorize(_EXACT_UNARY[op], otypes=[object])(args[0])
+    if op in _EXACT_BINARY:
+        return np.vectorize(_EXACT_BINARY[op], otypes=[object])(*args)
+    if op == "sum":
+        (x,) = args
+        if x.size == 0:
+            return None
+        total = np.sum(x, axis=node.attrs["axes"], keepdims=node.attrs["keepdims"])
+        return np.asarray(total, dtype=object)
+    target = np.broadcast_to if op == "broadcast_to" else np.reshape
+    return np.asarray(target(args[0], node.attrs["shape"]), dtype=object)
+
+
+_EXACT_SHAPE = {"sum", "broadcast_to", "reshape"}
+
+
+def _exact_arg(node: Node, env: dict, memo: dict, depth: int) -> np.ndarray:
+    """An argument of an exactly evaluated node: exact itself within ``depth``, else its float
+    value (as a decimal)."""
+    inner = exact_value(node, env, memo, depth)
+    if inner is not None:
+        return inner
+    value = np.asarray(_value_of(node, env, memo), dtype=np.float64)
+    return np.vectorize(_to_decimal, otypes=[object])(value)
 
 
 def check_optimize(ctx: Context) -> list[Finding]:
@@ -1227,7 +1298,14 @@ def check_optimize(ctx: Context) -> list[Finding]:
                     except Exception as error:
                         findings.append(_crash(ctx, "evaluate", error))
                         break
-                    problem = _site_mismatch(kind, node, old, new)
+                    exact_floats = None
+                    if kind == "stabilize":
+                        with contextlib.suppress(Exception):
+                            digits = exact_value(node, env, memo)
+                            if digits is not None:
+                                to_float = np.vectorize(_to_float, otypes=[np.float64])
+                                exact_floats = to_float(digits)
+                    problem = _site_mismatch(kind, node, old, new, exact_floats)
                     if problem is not None:
                         key = f"{step.name}:{kind}:{node.op}"
                         findings.append(ctx.finding("optimize", key, f"point {p}: {problem}"))
@@ -1839,7 +1917,7 @@ def _finite_differences(ctx, deriv: Deriv, function: Graph, point, env, vj) -> s
             # Steps relative to each element (absolute at 0): a step larger than the value
             # would jump over the structure near it (a / b at b = 1e-20).
             size = np.abs(np.asarray(value, dtype=np.float64))
-            scale = np.where(size == 0, 1.0, np.maximum(size, 1e-280))
+            scale = np.where(size == 0, 1.0, size)
             with np.errstate(all="ignore"):
                 directions.append(np.asarray(deriv.tangents[k], dtype=np.float64) * scale)
     if all(d is None for d in directions):
