@@ -170,6 +170,9 @@ def test_known_bugs_are_labelled():
     flags = [np.array([True, False, True])]
     power = x**0.0 + x
     unit = fuzz.Deriv((power,), (x,), (np.ones(3),), (np.array([0.5, 1.0, -1.0]),))
+    b0 = gc.scalar("b0", "bool")
+    quotient = b0 / x  # 0 / x where b0 is False: the derivative in x is 0
+    ratio = fuzz.Deriv((quotient,), (x,), (np.ones(3),), (np.array([0.5, 1.0, -1.0]),))
     logged = gc.log1p(gc.sign(x))  # -inf at x < 0, and an infinite partial derivative there
     signed = fuzz.Deriv((logged,), (x,), (np.ones(3),), (np.array([0.5, 1.0, -1.0]),))
     cases = {
@@ -191,6 +194,10 @@ def test_known_bugs_are_labelled():
         "trace_zero_tangent": (
             "derivatives",
             single_case([x], [], [[np.array([1.2, 0.0, -0.3])]], [signed]),
+        ),
+        "div_vjp_overflow": (
+            "derivatives",
+            single_case([b0, x], [], [[False, np.array([0.5, 1.5e-310, 2.0])]], [ratio]),
         ),
         "pow_grad_at_zero": (
             "derivatives",
