@@ -25,12 +25,11 @@ Conventions, as numpy's where numpy has them:
 
 from __future__ import annotations
 
-import builtins
 from typing import NamedTuple
 
 import numpy as np
 
-from graphc import dsl, dtypes
+from graphc import dsl, dtypes, functions
 from graphc.node import Node
 from graphc.ops import linalg as _ops
 from graphc.ops.base import make
@@ -116,22 +115,13 @@ def solve_triangular(
 
 def trace(x: object, offset: int = 0) -> Node:
     """numpy's ``linalg.trace``: the sum of the diagonal ``x[..., i, i + offset]`` of the last
-    two axes (a strided view of them, summed)."""
+    two axes (``gc.diagonal`` of them, summed)."""
     x = dsl.as_node(x)
     if x.ndim < 2:
         raise ValueError(f"trace: expected at least 2 dimensions, got shape {fmt(x.shape)}")
     if not isinstance(offset, int) or isinstance(offset, bool):
         raise TypeError(f"trace: offset must be an int, got {offset!r}")
-    rows, cols = x.shape[-2:]
-    if offset >= 0:
-        start, count = offset, builtins.min(rows, cols - offset)
-    else:
-        start, count = -offset * cols, builtins.min(rows + offset, cols)
-    count = builtins.max(count, 0)
-    batch = x.shape[:-2]
-    flat = dsl.reshape(x, batch + (rows * cols,))
-    spec = [(0, 1, d) for d in batch] + [(start if count else 0, cols + 1, count)]
-    return dsl.sum(dsl.slice(flat, spec), axis=-1)
+    return dsl.sum(functions.diagonal(x, offset, -2, -1), axis=-1)
 
 
 # -- norms --------------------------------------------------------------------------------------

@@ -3,7 +3,16 @@
 Importing this package registers all ops in :data:`OPS`; the families are plain tables.
 """
 
-from graphc.ops import elementwise, linalg, reductions, shape, sources, sparse  # noqa: F401
+from graphc.ops import (  # noqa: F401
+    cumulative,
+    elementwise,
+    indexing,
+    linalg,
+    reductions,
+    shape,
+    sources,
+    sparse,
+)
 from graphc.ops.base import OPS, OpDef, make, rebuild
 
 __all__ = ["OPS", "OpDef", "make", "rebuild"]

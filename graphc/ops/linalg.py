@@ -851,8 +851,8 @@ def _packed(op: str, lu: Node) -> tuple[tuple[int, ...], int]:
 
 def _infer_lu_solve(args, attrs):
     lu, b = args
-    if not isinstance(attrs["trans"], bool):
-        raise TypeError(f"lu_solve: trans must be a bool, got {attrs['trans']!r}")
+    if not isinstance(attrs.get("trans"), bool):
+        raise TypeError(f"lu_solve: trans must be a bool, got {attrs.get('trans')!r}")
     stack, n = _packed("lu_solve", lu)
     return _system("lu_solve", lu, stack, n, b), _check_floats("lu_solve", lu, b)
 
@@ -865,8 +865,8 @@ def _infer_lu_inv(args, attrs):
 
 def _infer_solve_triangular(args, attrs):
     for flag in ("lower", "unit_diagonal"):
-        if not isinstance(attrs[flag], bool):
-            raise TypeError(f"solve_triangular: {flag} must be a bool, got {attrs[flag]!r}")
+        if not isinstance(attrs.get(flag), bool):
+            raise TypeError(f"solve_triangular: {flag} must be a bool, got {attrs.get(flag)!r}")
     return _infer_system("solve_triangular")(args, attrs)
 
 
