@@ -426,3 +426,4 @@ CLIP = OpDef(
 )
 
 register(*UNARY, POLYGAMMA, *BINARY, CLIP)
+NAMES = tuple(opdef.name for opdef in (*UNARY, POLYGAMMA, *BINARY, CLIP))
