@@ -282,9 +282,10 @@ def _shifted_digamma(y: Scalar) -> Scalar:
 
 
 def _reduced(x: Scalar) -> tuple[Scalar, Scalar]:
-    """(r, is_integer): r = x - rint(x) in [-1/2, 1/2], exact; nan for infinities."""
-    whole = call("roundeven", x)
-    return x - whole, x.equals(whole)
+    """(r, is_integer): r = x - rint(x) in [-1/2, 1/2], exact; nan for infinities (which are
+    no poles: the functions oscillate without limit there)."""
+    r = x - call("roundeven", x)
+    return r, r.equals(0.0)
 
 
 def _cot_pi(r: Scalar) -> Scalar:

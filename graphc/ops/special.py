@@ -399,9 +399,21 @@ def _clip_jvp(node, tangents):
     return dsl.where(takes_x, tx, dsl.where(takes_lo, tlo, thi))
 
 
+def _clip(x, lo, hi):
+    """m = (x >= lo or isnan(x)) ? x : lo, then (m <= hi or isnan(m)) ? m : hi: numpy's clip
+    with scalar bounds. A nan anywhere propagates, lo > hi gives hi, and on ties x wins, so
+    clip(-0.0, 0.0, 1.0) is -0.0. numpy's loop for array bounds gives the bound on ties (+0.0
+    there): numpy itself differs by the sign of a zero between its two paths; graphc follows
+    one rule, in the evaluator and in compiled code alike."""
+    float_like = x.dtype.kind == "f"
+    keep_x = (x >= lo) | np.isnan(x) if float_like else x >= lo
+    m = np.where(keep_x, x, lo)
+    keep_m = (m <= hi) | np.isnan(m) if float_like else m <= hi
+    return np.where(keep_m, m, hi)
+
+
 def _lower_clip(em, node, x, lo, hi):
-    # numpy's clip: m = (x >= lo or isnan(x)) ? x : lo; (m <= hi or isnan(m)) ? m : hi. A nan
-    # anywhere propagates; on ties the first operand wins (clip(-0.0, 0.0, 1.0) is -0.0).
+    # The scalar code of _clip.
     x, lo, hi = (em.cast(v, node.dtype) for v in (x, lo, hi))
     keep_x = em.cmp("ge", x, lo)
     if dtypes.is_float(node.dtype):
@@ -417,7 +429,7 @@ CLIP = OpDef(
     "clip",
     "elementwise",
     _infer_clip,
-    _eval(np.clip),
+    _eval(_clip),
     _clip_vjp,
     _clip_jvp,
     _lower_clip,
