@@ -250,6 +250,8 @@ VECTOR_FUNCS = {
     "cbrt": "cbrt",
     "arctan2": "atan2",
     "hypot": "hypot",
+    "power": "pow",
+    "logaddexp": "log1p",  # and exp
 }
 
 
