@@ -123,7 +123,8 @@ def _binary(op: str, doc: str = ""):
 
     build.__name__ = op
     build.__doc__ = doc
-    build.op = op  # type: ignore[attr-defined]  (the op it builds: checked against the op table)
+    # The op it builds (gc.subtract builds sub): checked against the op table by the tests.
+    build.op = op  # type: ignore[attr-defined]
     return build
 
 

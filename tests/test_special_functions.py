@@ -263,6 +263,30 @@ def test_libmvec_variants_in_use_are_within_4_ulp(name, dtype):
     assert errors.max() <= 4.0, f"{name} {dtype} with libmvec: {errors.max():.2f} ulp"
 
 
+def test_every_declared_math_function_resolves_in_process():
+    """What graphc/ops/libm.py declares exists here: each glibc symbol, both dtypes, and the
+    scalar twin of each libmvec variant (bound when code using it is loaded)."""
+    symbols = {f.libm(d) for f in FUNCTIONS.values() for d in ("float64", "float32")}
+    engine.check_symbols(symbols)
+    if engine.vector_math_available():
+        lanes = {"float64": 4, "float32": 8}
+        names = {
+            f"_ZGVdN{lanes[d]}{'v' * f.arity}_{f.libm(d)}"
+            for f in FUNCTIONS.values()
+            if f.vector
+            for d in lanes
+        }
+        engine.check_symbols(names)
+
+
+def test_an_undeclared_math_function_is_a_clear_error():
+    from graphc.jit.emit import FunctionBuilder, Module, Value
+
+    fb = FunctionBuilder(Module())
+    with pytest.raises(ValueError, match="declare it in graphc/ops/libm.py"):
+        fb.call("sinpi", Value("%x", "float64"))
+
+
 def test_vector_math_calls_libmvec_for_the_new_functions():
     if not engine.vector_math_available():
         pytest.skip("libmvec needs Linux x86-64 AVX2")

@@ -256,7 +256,7 @@ def _bernoulli(m: int) -> Fraction:
     """The Bernoulli number B_m (B_1 = -1/2), exactly."""
     b = [Fraction(1)]
     for k in range(1, m + 1):
-        b.append(-sum(math.comb(k + 1, j) * b[j] for j in range(k)) / (k + 1))
+        b.append(-Fraction(sum(math.comb(k + 1, j) * b[j] for j in range(k))) / (k + 1))
     return b[m]
 
 

@@ -32,7 +32,9 @@ from graphc import dsl, dtypes
 from graphc.node import Node
 from graphc.ops import gamma
 from graphc.ops.base import (
+    Jvp,
     OpDef,
+    Vjp,
     add_tangents,
     broadcast_tangent,
     is_differentiable,
@@ -211,15 +213,16 @@ POLYGAMMA = OpDef(
 # -- binary functions --------------------------------------------------------------------------
 
 
-def _two_partials(partials):
-    """vjp and jvp of a binary op from ``partials(node) -> (d/da, d/db)`` (nodes)."""
+def _two_partials(partials) -> tuple[Vjp, Jvp]:
+    """vjp and jvp of a binary op from ``partials(node) -> (d/da, d/db)``: nodes, or None for
+    a partial derivative of 1 (the seed passes through)."""
 
     def vjp(node, ct):
         a, b = node.args
         da, db = partials(node)
         return (
-            unbroadcast(ct * da, a) if is_differentiable(a) else None,
-            unbroadcast(ct * db, b) if is_differentiable(b) else None,
+            unbroadcast(_times(ct, da), a) if is_differentiable(a) else None,
+            unbroadcast(_times(ct, db), b) if is_differentiable(b) else None,
         )
 
     def jvp(node, tangents):
@@ -228,11 +231,15 @@ def _two_partials(partials):
             return None
         da, db = partials(node)
         return add_tangents(
-            broadcast_tangent(ta * da, node) if ta is not None else None,
-            broadcast_tangent(tb * db, node) if tb is not None else None,
+            broadcast_tangent(_times(ta, da), node) if ta is not None else None,
+            broadcast_tangent(_times(tb, db), node) if tb is not None else None,
         )
 
     return vjp, jvp
+
+
+def _times(seed: Node, partial: Node | None) -> Node:
+    return seed if partial is None else seed * partial
 
 
 def _arctan2_partials(node):
@@ -257,7 +264,7 @@ def _quotient_partials(node):
     # out = a - q b with q the integer quotient (floor for remainder, trunc for fmod): q is
     # (a - out) / b up to rounding, which rint removes (|q| < 2^52).
     a, b = node.args
-    return dsl.ones(node.shape, node.dtype), -dsl.round((a - node) / b)
+    return None, -dsl.round((a - node) / b)
 
 
 def _lower_logaddexp(em, node, a, b):
