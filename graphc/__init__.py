@@ -107,11 +107,23 @@ from graphc.evaluate import evaluate
 from graphc.graph import Graph, GraphError
 from graphc.graphviz import render, to_dot
 from graphc.jit import CompiledFunction, compile
+from graphc.jit.cache import cache_clear, cache_info
+from graphc.jit.export import export
 from graphc.node import Node
 from graphc.optimize import optimize
 from graphc.trace import Trace, trace
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # gc.dask is imported on first use, so dask stays an optional dependency.
+    if name == "dask":
+        import importlib
+
+        return importlib.import_module("graphc.dask")
+    raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+
 
 __all__ = [
     "CompiledFunction",
@@ -123,6 +135,8 @@ __all__ = [
     "as_node",
     "astype",
     "broadcast_to",
+    "cache_clear",
+    "cache_info",
     "compile",
     "concatenate",
     "constant",
@@ -131,6 +145,7 @@ __all__ = [
     "evaluate",
     "exp",
     "expm1",
+    "export",
     "grad",
     "hessian",
     "hvp",

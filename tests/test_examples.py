@@ -50,6 +50,12 @@ KEYS: dict[str, list[str]] = {
     "newton_rosenbrock.py": [r"error is squared", r"gradient descent takes \d+x"],
     "truncated_newton.py": [r"0 nodes of shape \(100, 100\)", r"Hessian-vector products"],
     "helmholtz_hessian.py": [r"within issue 4's bounds"],
+    "dask_gradient.py": [
+        r"gradient matches finite differences",
+        r"1 worker : loss and gradient in \d+ ms .* equal to one process's",
+        r"2 workers: loss and gradient in \d+ ms .* loaded by the workers in [\d.]+ ms \(pickle\)",
+        r"gradient descent on the cluster",
+    ],
 }
 
 

@@ -14,9 +14,11 @@ The module holds:
   ``graph_batch_dense`` the same for rows stacked contiguously (constant strides, so LLVM can
   vectorise the loop over rows).
 
-A graph of at most :data:`INLINE_LIMIT` instructions is inlined into the entry points (the
-dense batch loop then vectorises over rows); a larger one is not: three inlined copies, one
-inside a loop the vectoriser works on, made an 800-instruction graph compile eight times slower.
+A straight-line graph (scalars only) of at most :data:`INLINE_LIMIT` instructions is inlined
+into the entry points (the dense batch loop then vectorises over rows); any other is not: three
+inlined copies, one inside a loop the vectoriser works on, made an 800-instruction graph compile
+eight times slower, and a graph with loop kernels gains nothing from them (the Rosenbrock
+gradient at n = 1000 compiled in a third of the time without).
 """
 
 from __future__ import annotations
@@ -98,8 +100,10 @@ class PartEmitter:
     def emit(self, kernel: Kernel) -> None:
         if kernel.kind == "scalar":
             node = kernel.root
+            lower = OPS[node.op].lower
+            assert lower is not None, f"{node.op} has no lowering"
             operands = [self.read_scalar_shaped(a) for a in node.args]
-            self.define_scalar(node, OPS[node.op].lower(self.fb, node, *operands))
+            self.define_scalar(node, lower(self.fb, node, *operands))
             return
         name, code = self.library.function_for(kernel)
         args = [
@@ -146,7 +150,9 @@ def emit_module(
             emitter.emit(kernel)
         parts.append(emitter.fb)
     instructions = library.instructions + sum(fb.instructions for fb in parts)
-    inline = plan.parts == 1 and instructions <= INLINE_LIMIT
+    # Only straight-line graphs are inlined: a graph with loop kernels gains nothing from a
+    # copy per entry (its rows are too big to vectorise across) and costs LLVM three times.
+    inline = plan.parts == 1 and instructions <= INLINE_LIMIT and library.calls == 0
     library.finish(inline)
     for part, fb in enumerate(parts):
         attributes = "alwaysinline" if inline else "noinline"
@@ -272,3 +278,146 @@ def _emit_batch_entry(plan: Plan, module: Module, dense: bool) -> None:
         f"define void @{name}(ptr noalias %bases, ptr noalias %strides, ptr %ws, "
         "ptr %consts, i64 %begin, i64 %end) nounwind"
     )
+
+
+# -- entry points for C programs (gc.export) --------------------------------------------------
+def emit_export_entries(plan: Plan, name: str) -> str:
+    """IR text to append to :func:`emit_module`'s for an object file C programs call
+    (``graphc.jit.export`` writes the header that documents these):
+
+    - ``i32 @name(ptr inputs, ptr outputs)``: ``inputs``/``outputs`` are arrays of pointers to
+      contiguous row-major data, in the graph's order (a scalar: a pointer to one element);
+    - ``i32 @name_work(ptr inputs, ptr outputs, ptr work)``: the same with a caller's workspace
+      of ``plan.workspace_bytes`` bytes;
+    - ``i32 @name_batch(ptr inputs, ptr outputs, i64 n)``: ``n`` rows, each argument a
+      contiguous stack of rows;
+    - ``i32 @name_batch_strided(ptr inputs, ptr in_strides, ptr outputs, ptr out_strides, i64
+      n)``: a byte stride per argument between rows (0: one value for every row).
+
+    They return 0, or 1 when a workspace too large for the stack could not be allocated. The
+    constant arrays become internal read-only globals (the object needs no Python). All four
+    call one ``noinline`` copy of ``@graph_body`` (which reads no Python object), the batches
+    through one loop over rows: the graph is compiled once, not once per entry (four inlined
+    copies took four times as long to compile; the loop over rows is not vectorised across
+    rows, which only mattered for libmvec, unused in exports). The workspace is on the stack up
+    to :data:`~graphc.jit.abi.STACK_WORKSPACE_LIMIT` bytes, else ``malloc``-ed per call: every
+    entry is thread-safe.
+    """
+    from graphc.jit.abi import STACK_WORKSPACE_LIMIT
+
+    module = Module()
+    for k, array in enumerate(plan.constants):
+        data = array.tobytes()
+        initializer = f'c"{_llvm_bytes(data)}"' if data else "zeroinitializer"
+        module.declare(
+            f"@gc_export_const{k} = internal constant [{len(data)} x i8] {initializer}, align 64"
+        )
+    if plan.constants:
+        table = ", ".join(f"ptr @gc_export_const{k}" for k in range(len(plan.constants)))
+        module.declare(
+            f"@gc_export_consts = internal constant [{len(plan.constants)} x ptr] [{table}]"
+        )
+    consts = "@gc_export_consts" if plan.constants else "null"
+    heap = plan.workspace_bytes > STACK_WORKSPACE_LIMIT
+    if heap:
+        module.declare("declare noalias ptr @malloc(i64) nounwind")
+        module.declare("declare void @free(ptr) nounwind")
+    n_in, n_io = plan.n_inputs, plan.n_inputs + plan.n_outputs
+    nodes = (*plan.graph.inputs, *plan.graph.outputs)
+    row_bytes = [max(node.size, 1) * ITEM_SIZES[node.dtype] for node in nodes]
+
+    # The graph, once: every entry calls this.
+    body = FunctionBuilder(module)
+    io = [body.load_pointer(body.gep("%io", k, dtypes.INT64)) for k in range(n_io)]
+    args = ", ".join([f"ptr {p}" for p in io] + ["ptr %ws", f"ptr {consts}"])
+    body.emit(f"call void @graph_body({args})")
+    body.finish("define internal void @gc_export_body(ptr %io, ptr %ws) noinline nounwind")
+
+    # Rows begin <= r < end: argument k of row r at io[k] + r * strides[k].
+    rows = FunctionBuilder(module)
+    bases = [rows.load_pointer(rows.gep("%io", k, dtypes.INT64)) for k in range(n_io)]
+    steps = [rows.load(rows.gep("%strides", k, dtypes.INT64), dtypes.INT64) for k in range(n_io)]
+    row_io = rows.alloca("ptr", n_io)
+    empty = rows.fresh("c")
+    rows.emit(f"{empty} = icmp sle i64 %n, 0")
+    run, done = rows.new_block("run"), rows.new_block("done")
+    rows.emit(f"br i1 {empty}, label %{done}, label %{run}")
+    rows.label(run)
+    row, state = rows.loop_begin("%n")
+    for k, (base, step) in enumerate(zip(bases, steps)):
+        offset = rows.index_arith("mul nsw", row, step.text)
+        rows.emit(
+            f"store ptr {rows.gep_bytes(base, offset)}, ptr {rows.gep(row_io, k, dtypes.INT64)}"
+        )
+    rows.emit(f"call void @gc_export_body(ptr {row_io}, ptr %ws)")
+    rows.loop_end(state)
+    rows.emit(f"br label %{done}")
+    rows.label(done)
+    rows.finish(
+        "define internal void @gc_export_rows(ptr %io, ptr %strides, ptr %ws, i64 %n) "
+        "noinline nounwind"
+    )
+
+    def entry(signature: str, work: str | None, call) -> None:
+        fb = FunctionBuilder(module)
+        table = fb.alloca("ptr", n_io)  # inputs, then outputs: one table, as the body reads
+        for k in range(n_io):
+            source, index = ("%inputs", k) if k < n_in else ("%outputs", k - n_in)
+            pointer = fb.load_pointer(fb.gep(source, index, dtypes.INT64))
+            fb.emit(f"store ptr {pointer}, ptr {fb.gep(table, k, dtypes.INT64)}")
+        if work is None and heap:
+            workspace = fb.fresh("ws")
+            fb.emit(f"{workspace} = call ptr @malloc(i64 {plan.workspace_bytes})")
+            failed = fb.fresh("c")
+            fb.emit(f"{failed} = icmp eq ptr {workspace}, null")
+            ok, fail = fb.new_block("run"), fb.new_block("nomem")
+            fb.emit(f"br i1 {failed}, label %{fail}, label %{ok}")
+            fb.label(fail)
+            fb.emit("ret i32 1")
+            fb.label(ok)
+            call(fb, table, workspace)
+            fb.emit(f"call void @free(ptr {workspace})")
+        else:
+            workspace = work or fb.alloca("i8", max(plan.workspace_bytes, 1), align=64)
+            call(fb, table, workspace)
+        fb.finish(f"define i32 {signature} nounwind", "ret i32 0")
+
+    def single(fb: FunctionBuilder, table: str, workspace: str) -> None:
+        fb.emit(f"call void @gc_export_body(ptr {table}, ptr {workspace})")
+
+    def dense(fb: FunctionBuilder, table: str, workspace: str) -> None:
+        strides = fb.alloca("i64", n_io)
+        for k, size in enumerate(row_bytes):
+            fb.emit(f"store i64 {size}, ptr {fb.gep(strides, k, dtypes.INT64)}")
+        fb.emit(f"call void @gc_export_rows(ptr {table}, ptr {strides}, ptr {workspace}, i64 %n)")
+
+    def strided(fb: FunctionBuilder, table: str, workspace: str) -> None:
+        strides = fb.alloca("i64", n_io)
+        for k in range(n_io):
+            source, index = ("%in_strides", k) if k < n_in else ("%out_strides", k - n_in)
+            step = fb.load(fb.gep(source, index, dtypes.INT64), dtypes.INT64)
+            fb.emit(f"store i64 {step.text}, ptr {fb.gep(strides, k, dtypes.INT64)}")
+        fb.emit(f"call void @gc_export_rows(ptr {table}, ptr {strides}, ptr {workspace}, i64 %n)")
+
+    entry(f"@{name}(ptr %inputs, ptr %outputs)", None, single)
+    entry(f"@{name}_work(ptr %inputs, ptr %outputs, ptr %work)", "%work", single)
+    entry(f"@{name}_batch(ptr %inputs, ptr %outputs, i64 %n)", None, dense)
+    entry(
+        f"@{name}_batch_strided(ptr %inputs, ptr %in_strides, ptr %outputs, "
+        "ptr %out_strides, i64 %n)",
+        None,
+        strided,
+    )
+    return module.text()
+
+
+def _llvm_bytes(data: bytes) -> str:
+    """``data`` as the body of an LLVM ``c"..."`` string: every byte as ``\\XX`` (three
+    characters a byte, escaped with numpy: an 8 MB constant takes a fraction of a second)."""
+    import numpy as np
+
+    digits = np.frombuffer(data.hex().upper().encode("ascii"), dtype=np.uint8).reshape(-1, 2)
+    text = np.empty((len(data), 3), dtype=np.uint8)
+    text[:, 0] = ord("\\")
+    text[:, 1:] = digits
+    return text.tobytes().decode("ascii")

@@ -11,13 +11,24 @@ costs a microsecond per array).
 Thread safety: every call allocates its own outputs; the workspace is on the native stack or,
 when large, a buffer per thread; ctypes releases the GIL during the native call, so threads run
 compiled code in parallel. Inputs are only read, never written.
+
+Pickling: a compiled function pickles as its graph, options, object code and constants
+(:func:`graphc.jit.compiler.pickled_state`), so another process loads it without running LLVM,
+and recompiles from the graph only when its CPU cannot run the code. Unpickling the same
+function twice in one process (a Dask worker receives it with every task) loads it once: loaded
+functions are remembered by a digest of what they were pickled from, weakly, and the
+:data:`RECENT_UNPICKLED` most recent ones strongly.
 """
 
 from __future__ import annotations
 
+import collections
+import copyreg
 import ctypes
+import hashlib
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -106,13 +117,48 @@ class CompiledFunction:
     def asm(self) -> str:
         """The machine code, as assembly text (generated on first access)."""
         if "asm" not in self._artifacts:
-            self._artifacts["asm"] = engine.assembly(self.optimized_ir)
+            header = self._artifacts.get("header", {})
+            options = self.stats.get("options", {})
+            self._artifacts["asm"] = engine.assembly(
+                self.optimized_ir, options.get("opt_level", 2), header.get("target")
+            )
         return self._artifacts["asm"]
 
-    def __repr__(self) -> str:
+    @property
+    def signature(self) -> str:
+        """``(x1: f64[], x2: f64[]) -> (f64[], f64[])``: the inputs and outputs' types."""
         ins = ", ".join(f"{n.name}: {n.type_str}" for n in self.graph.inputs)
         outs = ", ".join(o.type_str for o in self.graph.outputs)
-        return f"<CompiledFunction ({ins}) -> ({outs})>"
+        return f"({ins}) -> {outs if self.graph.single_output else f'({outs})'}"
+
+    def __repr__(self) -> str:
+        """Signature, graph and kernel counts, and how the code came to be (three lines)."""
+        stats = self.stats
+        seconds = stats.get("seconds", {})
+        total = seconds.get("total", 0.0)
+        kernels = (
+            f"{stats.get('nodes')} nodes ({stats.get('nodes_optimized')} after optimization), "
+            f"{_count(stats.get('kernels'), 'kernel')} "
+            f"({_count(stats.get('kernel_functions'), 'loop function')}) in "
+            f"{_count(stats.get('parts'), 'part')}, workspace {stats.get('workspace_bytes')} B"
+        )
+        cache = stats.get("cache")
+        if cache == "hit":
+            origin = f"loaded from the disk cache in {total:.3f} s"
+        elif cache == "pickle":
+            origin = f"loaded from a pickle in {total:.3f} s"
+        else:
+            llvm = seconds.get("llvm_optimize", 0.0) + seconds.get("codegen", 0.0)
+            origin = f"compiled in {total:.3f} s (LLVM {llvm:.3f} s)"
+        target = self._artifacts.get("header", {}).get("target")
+        if target:
+            origin += f", cpu {target['name']} ({target['cpu']})"
+        if stats.get("vector_math"):
+            origin += ", vector math"
+        return f"<CompiledFunction {self.signature}\n  {kernels}\n  {origin}>"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython/Jupyter: the same text
+        printer.text(repr(self))
 
     # -- the call path ------------------------------------------------------------------------
     def _call_prototype(self):
@@ -240,7 +286,7 @@ class CompiledFunction:
         exec(compile(source, f"<graphc call {self.graph.structural_hash[:12]}>", "exec"), env)
         self._call_source = source
         # A class per function, so `fn(...)` reaches the generated code with no extra frame.
-        self.__class__ = type(
+        self.__class__ = _PerFunctionClass(
             "CompiledFunction", (CompiledFunction,), {"__call__": env["__call__"]}
         )
 
@@ -264,10 +310,18 @@ class CompiledFunction:
         raise RuntimeError("compiled function was not initialised")
 
     def __reduce__(self):
-        # Pickles as its graph and options; unpickling compiles again (or loads the cache).
-        from graphc.jit import compile as compile_graph
+        # Pickles with its object code (see the module docstring and compiler.pickled_state).
+        from graphc.jit.compiler import pickled_state
 
-        return (_rebuild, (compile_graph, self.graph, self.stats.get("options", {})))
+        state = getattr(self, "_pickled", None)
+        if state is None:
+            state = pickled_state(self)
+            digest = hashlib.sha256(state["object"])
+            digest.update(repr((state["code"], state["options"], state["header"])).encode())
+            digest.update(self.graph.structural_hash.encode())
+            state["digest"] = digest.hexdigest()
+            self._pickled = state  # computed once: Dask pickles a function with every task
+        return (_restore, (state,))
 
     # -- batches ------------------------------------------------------------------------------
     def batch(self, *args, threads: int = 1, **kwargs):
@@ -340,10 +394,54 @@ class CompiledFunction:
         return outputs[0] if self.graph.single_output else tuple(outputs)
 
 
+def _count(n: object, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+class _PerFunctionClass(type):
+    """The metaclass of each function's own class (see ``_install_call``): such a class pickles
+    as CompiledFunction itself (``dask.distributed`` pickles the type of every result)."""
+
+
+def _compiled_function_class() -> type:
+    return CompiledFunction
+
+
+copyreg.pickle(_PerFunctionClass, lambda cls: (_compiled_function_class, ()))
+
+
 def _data_pointer(array: np.ndarray) -> int:
     """``array.ctypes.data`` at a seventh of its cost (the offset is checked at import)."""
     return ctypes.c_void_p.from_address(id(array) + PYARRAY_DATA_OFFSET).value or 0
 
 
+# Functions loaded from pickles in this process, by digest (see the module docstring): every
+# one still in use, and the most recently unpickled few even when nothing uses them any more (a
+# Dask task that carries a function drops it when it finishes; the next task brings it again).
+_UNPICKLED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_RECENT: collections.OrderedDict[str, CompiledFunction] = collections.OrderedDict()
+RECENT_UNPICKLED = 8
+_UNPICKLED_LOCK = threading.Lock()
+
+
+def _restore(state: dict) -> CompiledFunction:
+    from graphc.jit.compiler import restore
+
+    digest = state.get("digest")
+    with _UNPICKLED_LOCK:  # two threads unpickling one function load it once
+        found = _UNPICKLED.get(digest) if digest else None
+        if found is None:
+            found = restore(state)
+            if digest:
+                _UNPICKLED[digest] = found
+        if digest:
+            _RECENT[digest] = found
+            _RECENT.move_to_end(digest)
+            while len(_RECENT) > RECENT_UNPICKLED:
+                _RECENT.popitem(last=False)
+    return found
+
+
 def _rebuild(compile_graph, graph, options):
+    # Pickles made before compiled functions carried their object code: compile again.
     return compile_graph(graph, **options)
