@@ -16,9 +16,8 @@ This module only re-exports the public API; each piece lives in its own module.
 
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
-
-# numpy's arithmetic by name and its elementwise math functions (issue 12)
-from graphc.dsl import (  # noqa: E402
+from graphc.batching import vmap
+from graphc.dsl import (
     abs,
     add,
     arccos,
@@ -111,6 +110,7 @@ from graphc.jit.cache import cache_clear, cache_info
 from graphc.jit.export import export
 from graphc.node import Node
 from graphc.optimize import optimize
+from graphc.sparsity import SparseDerivative, sparse_hessian, sparse_jacobian
 from graphc.trace import Trace, trace
 
 __version__ = "0.1.0"
@@ -130,6 +130,7 @@ __all__ = [
     "Graph",
     "GraphError",
     "Node",
+    "SparseDerivative",
     "Trace",
     "abs",
     "as_node",
@@ -175,6 +176,8 @@ __all__ = [
     "sin",
     "softmax",
     "softplus",
+    "sparse_hessian",
+    "sparse_jacobian",
     "sqrt",
     "square",
     "stack",
@@ -188,6 +191,7 @@ __all__ = [
     "transpose",
     "vector",
     "vjp",
+    "vmap",
     "where",
     "zeros",
 ]

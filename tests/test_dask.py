@@ -129,6 +129,6 @@ def test_batch_on_a_distributed_cluster_loads_object_code(lecture_fn):
 
 
 def _how_workers_loaded() -> list[str]:
-    from graphc.jit import function
+    from graphc.jit import pickling
 
-    return [f.stats["cache"] for f in function._UNPICKLED.values()]
+    return [f.stats["cache"] for f in pickling._UNPICKLED.values()]

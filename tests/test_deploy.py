@@ -17,7 +17,7 @@ import pytest
 
 import graphc as gc
 from graphc.jit import cache as disk_cache
-from graphc.jit import compiler, engine
+from graphc.jit import compiler, engine, pickling
 
 RNG = np.random.default_rng(13)
 
@@ -66,8 +66,8 @@ def test_unpickling_one_function_twice_loads_it_once(monkeypatch):
     assert pickle.loads(blob) is first  # what a Dask worker gets with every task
     assert pickle.loads(pickle.dumps(first)) is first
     loads = []
-    real_restore = compiler.restore
-    monkeypatch.setattr(compiler, "restore", lambda state: loads.append(1) or real_restore(state))
+    real_restore = pickling.restore
+    monkeypatch.setattr(pickling, "restore", lambda state: loads.append(1) or real_restore(state))
     del first
     import gc as garbage
 
@@ -86,7 +86,7 @@ def test_constant_arrays_travel_once_and_folded_ones_with_the_code():
     assert len(blob) < len(pickle.dumps(graph)) + 1.25 * matrix.nbytes
     restore, (state,) = fn.__reduce__()
     kinds = sorted(type(c).__name__ for c in state["constants"])
-    assert kinds == ["ndarray", "str"] and compiler.IN_GRAPH in state["constants"], kinds
+    assert kinds == ["ndarray", "str"] and pickling.IN_GRAPH in state["constants"], kinds
     clone = unpickle_as_another_process(fn, lambda state: None)
     value, gradient = clone(x)
     want = fn(x)
@@ -356,4 +356,4 @@ def test_dask_stays_optional():
 
 
 def test_code_identity_is_graphc_and_code_version():
-    assert compiler.code_identity().endswith("/" + compiler.CODE_VERSION)
+    assert pickling.code_identity().endswith("/" + compiler.CODE_VERSION)

@@ -29,6 +29,7 @@ import graphc as gc
 from graphc import dsl
 from graphc.ops import OPS
 from graphc.ops.base import arity
+from graphc.ops.sparse import sparse_gather
 
 # -- the table --------------------------------------------------------------------------------
 
@@ -85,13 +86,25 @@ def unslice_ref(x):
 
 
 def in_dtype(fn):
-    """A float64 reference (Python's math, mpmath) as a function returning x's dtype."""
-    vectorized = np.vectorize(lambda v: float(fn(float(v))), otypes=[np.float64])
+    """A reference of Python floats (Python's math, mpmath at 40 digits: near the zeros of
+    gammaln and digamma 15 are not enough) as a function of arrays returning x's dtype."""
+
+    def precise(v: float) -> float:
+        with mpmath.workdps(40):
+            return float(fn(v))
+
+    vectorized = np.vectorize(lambda v: precise(float(v)), otypes=[np.float64])
     return lambda x: vectorized(x).astype(x.dtype)
 
 
 def polygamma_ref(n):
     return in_dtype(lambda v: mpmath.polygamma(n, v))
+
+
+gammaln_ref = in_dtype(lambda v: mpmath.log(abs(mpmath.gamma(v))))
+
+
+GATHER_AT = np.array([3, 0, 3, 4, 1, 3])
 
 
 CONST = np.array([[1.5, -0.0, 2.0], [np.inf, -3.25, 0.5]])
@@ -228,7 +241,7 @@ TABLE: dict[str, list[Case]] = {
     # special and other math functions (graphc/ops/special.py)
     "erf": unary(gc.erf, in_dtype(math.erf)),
     "erfc": unary(gc.erfc, in_dtype(math.erfc)),
-    "gammaln": unary(gc.gammaln, in_dtype(math.lgamma), "positive"),
+    "gammaln": unary(gc.gammaln, gammaln_ref, "positive"),
     "digamma": unary(gc.digamma, in_dtype(mpmath.digamma), "positive")
     + [Case(gc.digamma, in_dtype(mpmath.digamma), ((4,),), ("nonzero",), label="negative")],
     "polygamma": [
@@ -349,6 +362,22 @@ TABLE: dict[str, list[Case]] = {
             label="int",
         ),
     ],
+    # sparse derivatives' gather (graphc.ops.sparse): constant positions, repeated and unordered
+    "sparse_gather": [
+        Case(
+            lambda x: sparse_gather(x, GATHER_AT),
+            lambda x: x[GATHER_AT],
+            ((5,),),
+            ("real",),
+        ),
+        Case(
+            lambda x: sparse_gather(x.reshape(-1), GATHER_AT),
+            lambda x: x.reshape(-1)[GATHER_AT],
+            ((2, 3),),
+            ("real",),
+            label="of a matrix",
+        ),
+    ],
 }
 
 CASES = [
@@ -377,6 +406,7 @@ def test_op_record_is_complete(name):
         "view",
         "concat",
         "unslice",
+        "gather",
     }
     assert callable(opdef.infer) and callable(opdef.evaluate)
     # Forward and reverse mode cover the same ops: a vjp rule without a jvp rule (or the other
@@ -397,6 +427,7 @@ INTERNAL_OPS = {
     "cast": "x.astype",
     "slice": "x[...]",
     "unslice": "the vjp of slice",
+    "sparse_gather": "gc.sparse_jacobian and gc.sparse_hessian",
 }
 
 

@@ -12,23 +12,17 @@ Thread safety: every call allocates its own outputs; the workspace is on the nat
 when large, a buffer per thread; ctypes releases the GIL during the native call, so threads run
 compiled code in parallel. Inputs are only read, never written.
 
-Pickling: a compiled function pickles as its graph, options, object code and constants
-(:func:`graphc.jit.compiler.pickled_state`), so another process loads it without running LLVM,
-and recompiles from the graph only when its CPU cannot run the code. Unpickling the same
-function twice in one process (a Dask worker receives it with every task) loads it once: loaded
-functions are remembered by a digest of what they were pickled from, weakly, and the
-:data:`RECENT_UNPICKLED` most recent ones strongly.
+Pickling: a compiled function pickles with its object code (:mod:`graphc.jit.pickling`), so
+another process loads it without running LLVM.
 """
 
 from __future__ import annotations
 
-import collections
 import copyreg
 import ctypes
 import hashlib
 import os
 import threading
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -310,8 +304,9 @@ class CompiledFunction:
         raise RuntimeError("compiled function was not initialised")
 
     def __reduce__(self):
-        # Pickles with its object code (see the module docstring and compiler.pickled_state).
-        from graphc.jit.compiler import pickled_state
+        # Pickles with its object code (graphc.jit.pickling); the state is computed once,
+        # since Dask pickles a function with every task.
+        from graphc.jit.pickling import load_pickled, pickled_state
 
         state = getattr(self, "_pickled", None)
         if state is None:
@@ -320,8 +315,8 @@ class CompiledFunction:
             digest.update(repr((state["code"], state["options"], state["header"])).encode())
             digest.update(self.graph.structural_hash.encode())
             state["digest"] = digest.hexdigest()
-            self._pickled = state  # computed once: Dask pickles a function with every task
-        return (_restore, (state,))
+            self._pickled = state
+        return (load_pickled, (state,))
 
     # -- batches ------------------------------------------------------------------------------
     def batch(self, *args, threads: int = 1, **kwargs):
@@ -415,33 +410,7 @@ def _data_pointer(array: np.ndarray) -> int:
     return ctypes.c_void_p.from_address(id(array) + PYARRAY_DATA_OFFSET).value or 0
 
 
-# Functions loaded from pickles in this process, by digest (see the module docstring): every
-# one still in use, and the most recently unpickled few even when nothing uses them any more (a
-# Dask task that carries a function drops it when it finishes; the next task brings it again).
-_UNPICKLED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_RECENT: collections.OrderedDict[str, CompiledFunction] = collections.OrderedDict()
-RECENT_UNPICKLED = 8
-_UNPICKLED_LOCK = threading.Lock()
-
-
-def _restore(state: dict) -> CompiledFunction:
-    from graphc.jit.compiler import restore
-
-    digest = state.get("digest")
-    with _UNPICKLED_LOCK:  # two threads unpickling one function load it once
-        found = _UNPICKLED.get(digest) if digest else None
-        if found is None:
-            found = restore(state)
-            if digest:
-                _UNPICKLED[digest] = found
-        if digest:
-            _RECENT[digest] = found
-            _RECENT.move_to_end(digest)
-            while len(_RECENT) > RECENT_UNPICKLED:
-                _RECENT.popitem(last=False)
-    return found
-
-
 def _rebuild(compile_graph, graph, options):
-    # Pickles made before compiled functions carried their object code: compile again.
+    # What pickles made before compiled functions carried their object code refer to (by this
+    # name): compile again.
     return compile_graph(graph, **options)

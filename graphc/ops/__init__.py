@@ -3,14 +3,7 @@
 Importing this package registers all ops in :data:`OPS`; the families are plain tables.
 """
 
-from graphc.ops import (  # noqa: F401
-    elementwise,
-    linalg,
-    reductions,
-    shape,
-    sources,
-    special,  # noqa: F401  (after elementwise, whose helpers it uses)
-)
+from graphc.ops import elementwise, linalg, reductions, shape, sources, sparse, special  # noqa: F401
 from graphc.ops.base import OPS, OpDef, make, rebuild
 
 __all__ = ["OPS", "OpDef", "make", "rebuild"]

@@ -24,7 +24,7 @@ after14:
   store double %v15, ptr %p16
   %i17 = add nuw nsw i64 %i2, 1
   %c18 = icmp ult i64 %i17, 3
-  br i1 %c18, label %loop1, label %after19
+  br i1 %c18, label %loop1, label %after19, !llvm.loop !0
 after19:
   ret void
 }

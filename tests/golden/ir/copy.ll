@@ -20,7 +20,7 @@ loop3:
 after14:
   %i15 = add nuw nsw i64 %i2, 1
   %c16 = icmp ult i64 %i15, 4
-  br i1 %c16, label %loop1, label %after17
+  br i1 %c16, label %loop1, label %after17, !llvm.loop !0
 after17:
   ret void
 }

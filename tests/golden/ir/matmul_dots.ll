@@ -34,11 +34,11 @@ after21:
   store double %v22, ptr %p25
   %i26 = add nuw nsw i64 %i4, 1
   %c27 = icmp ult i64 %i26, 4
-  br i1 %c27, label %loop3, label %after28
+  br i1 %c27, label %loop3, label %after28, !llvm.loop !0
 after28:
   %i29 = add nuw nsw i64 %i2, 1
   %c30 = icmp ult i64 %i29, 3
-  br i1 %c30, label %loop1, label %after31
+  br i1 %c30, label %loop1, label %after31, !llvm.loop !0
 after31:
   ret void
 }

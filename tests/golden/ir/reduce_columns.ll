@@ -32,7 +32,7 @@ loop9:
 after23:
   %i24 = add nuw nsw i64 %i8, 1
   %c25 = icmp ult i64 %i24, 3
-  br i1 %c25, label %loop7, label %after26
+  br i1 %c25, label %loop7, label %after26, !llvm.loop !0
 after26:
   ret void
 }

@@ -25,7 +25,7 @@ after15:
   store double %v16, ptr %p17
   %i18 = add nuw nsw i64 %i2, 1
   %c19 = icmp ult i64 %i18, 3
-  br i1 %c19, label %loop1, label %after20
+  br i1 %c19, label %loop1, label %after20, !llvm.loop !0
 after20:
   ret void
 }
