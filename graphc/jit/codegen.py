@@ -105,6 +105,13 @@ class PartEmitter:
             operands = [self.read_scalar_shaped(a) for a in node.args]
             self.define_scalar(node, lower(self.fb, node, *operands))
             return
+        if kernel.kind == "copy" and kernel.target is not None and kernel.root.shape == ():
+            # A scalar output that is also another output (or an input, a constant): a store.
+            value = self.read_scalar_shaped(kernel.source)  # type: ignore[arg-type]
+            self.fb.store(
+                self.fb.cast(value, kernel.target.dtype), self.element_pointer(kernel.target)
+            )
+            return
         name, code = self.library.function_for(kernel)
         args = [
             f"ptr {self.element_pointer(Layout(base, offset, (), dtype))}"
@@ -172,7 +179,7 @@ def emit_module(
         + ", ".join(io_params + ["ptr noalias %ws", "ptr %consts"])
         + ") alwaysinline nounwind"
     )
-    _emit_call_entry(plan, module)
+    _emit_call_entry(plan, module, straight_line=inline)
     _emit_batch_entry(plan, module, dense=False)
     _emit_batch_entry(plan, module, dense=True)
     stats = {
@@ -181,6 +188,7 @@ def emit_module(
         "kernel_functions": len(library.texts),
         "kernel_calls": library.calls,
         "instructions": instructions,
+        "straight_line": inline,  # inlined into the entries; decides the call ABI too
     }
     return module.text(), module.external_symbols, stats
 
@@ -189,7 +197,15 @@ def _scalar_param_type(dtype: str) -> str:
     return "i8" if dtype == dtypes.BOOL else LLVM_TYPES[dtype]
 
 
-def _emit_call_entry(plan: Plan, module: Module) -> None:
+# How the C API boxes each scalar dtype (for a CallABI.boxed entry).
+_BOXES = {
+    dtypes.FLOAT64: ("PyFloat_FromDouble", "double"),
+    dtypes.INT64: ("PyLong_FromLongLong", "i64"),
+    dtypes.BOOL: ("PyBool_FromLong", "i64"),
+}
+
+
+def _emit_call_entry(plan: Plan, module: Module, straight_line: bool) -> None:
     fb = FunctionBuilder(module)
     params, pointers = [], []
     for k, node in enumerate(plan.graph.inputs):
@@ -202,7 +218,7 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         else:
             params.append(f"ptr %arg{k}")
             pointers.append(_array_data(fb, f"%arg{k}"))
-    abi = call_abi(plan.graph, plan.workspace_bytes, len(plan.constants))
+    abi = call_abi(plan.graph, plan.workspace_bytes, len(plan.constants), straight_line)
     pack = None
     if abi.pack:
         params.append("ptr %pack")
@@ -215,6 +231,8 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         elif k == abi.direct:
             result_slot = fb.alloca("double")
             pointers.append(result_slot)
+        elif abi.boxed:
+            pointers.append(fb.alloca("i64"))  # an 8-byte slot, as in the pack
         else:
             pointers.append(fb.gep_bytes(pack, 8 * k))  # type: ignore[arg-type]
     if abi.workspace_from_python:
@@ -227,6 +245,22 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
     consts = "%consts" if abi.constants else "null"
     args = ", ".join([f"ptr {p}" for p in pointers] + [f"ptr {workspace}", f"ptr {consts}"])
     fb.emit(f"call void @graph_body({args})")
+    if abi.boxed:
+        outputs = plan.graph.outputs
+        first = plan.n_inputs  # the output slots follow the inputs' pointers
+        boxes = [_box(fb, module, node, pointers[first + k]) for k, node in enumerate(outputs)]
+        if plan.graph.single_output:
+            result = boxes[0]
+        else:
+            module.declare("declare ptr @PyTuple_New(i64)")
+            module.declare("declare i32 @PyTuple_SetItem(ptr, i64, ptr)")
+            module.external_symbols.update({"PyTuple_New", "PyTuple_SetItem"})
+            result = fb.fresh("t")
+            fb.emit(f"{result} = call ptr @PyTuple_New(i64 {len(boxes)})")
+            for k, box in enumerate(boxes):  # SetItem steals the reference
+                fb.emit(f"call i32 @PyTuple_SetItem(ptr {result}, i64 {k}, ptr {box})")
+        fb.finish(f"define ptr @graph_call({', '.join(params)}) nounwind", f"ret ptr {result}")
+        return
     if result_slot is not None:
         value = fb.instr(dtypes.FLOAT64, f"load double, ptr {result_slot}")
         fb.finish(
@@ -234,6 +268,21 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         )
     else:
         fb.finish(f"define void @graph_call({', '.join(params)}) nounwind")
+
+
+def _box(fb: FunctionBuilder, module: Module, node: Node, slot: str) -> str:
+    """A new Python object holding the scalar output stored at ``slot``."""
+    function, ty = _BOXES[node.dtype]
+    module.declare(f"declare ptr @{function}({ty})")
+    module.external_symbols.add(function)
+    if node.dtype == dtypes.BOOL:
+        byte = fb.instr(dtypes.INT64, f"load i8, ptr {slot}")
+        value = fb.instr(dtypes.INT64, f"zext i8 {byte.text} to i64").text
+    else:
+        value = fb.instr(node.dtype, f"load {ty}, ptr {slot}").text
+    box = fb.fresh("b")
+    fb.emit(f"{box} = call ptr @{function}({ty} {value})")
+    return box
 
 
 def _array_data(fb: FunctionBuilder, obj: str) -> str:

@@ -156,7 +156,8 @@ class CompiledFunction:
 
     # -- the call path ------------------------------------------------------------------------
     def _call_prototype(self):
-        abi = call_abi(self.graph, self.workspace_bytes, len(self._constants))
+        straight_line = bool(self.stats.get("straight_line"))
+        abi = call_abi(self.graph, self.workspace_bytes, len(self._constants), straight_line)
         argtypes = []
         for node in self.graph.inputs:
             argtypes.append(_CTYPES[node.dtype] if node.shape == () else ctypes.py_object)
@@ -168,7 +169,12 @@ class CompiledFunction:
         if abi.constants:
             argtypes.append(ctypes.c_void_p)
         self._abi = abi
-        return ctypes.CFUNCTYPE(ctypes.c_double if abi.direct is not None else None, *argtypes)
+        if abi.boxed:
+            restype = ctypes.py_object
+        else:
+            restype = ctypes.c_double if abi.direct is not None else None
+        prototype = ctypes.PYFUNCTYPE if abi.holds_gil else ctypes.CFUNCTYPE
+        return prototype(restype, *argtypes)
 
     def _workspace(self) -> np.ndarray:
         try:
@@ -262,7 +268,9 @@ class CompiledFunction:
             call_args.append("gc_consts")
         call = f"gc_native({', '.join(call_args)})"
         results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
-        if abi.direct is not None:
+        if abi.boxed:  # the native entry built the result
+            lines.append(f"    return {call}")
+        elif abi.direct is not None:
             results[abi.direct] = call if len(outputs) == 1 else "gc_direct"
             if len(outputs) > 1:
                 lines.append(f"    gc_direct = {call}")
@@ -270,7 +278,9 @@ class CompiledFunction:
             lines.append(f"    {call}")
         if abi.pack:
             lines.append("    gc_values = gc_pack.tolist()")
-        if self.graph.single_output:
+        if abi.boxed:
+            pass
+        elif self.graph.single_output:
             lines.append(f"    return {results[0]}")
         else:
             lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
