@@ -7,8 +7,8 @@ arg-extrema, against numpy; their derivatives; bounds at build time and at call 
 - Constant indices out of range raise ``IndexError`` when the node is built, naming the op, the
   axis, its size and the index. Index values computed at run time raise in ``gc.evaluate``;
   compiled code never reads or writes out of bounds: it fills nan (gathers) or drops the value
-  (scatter-adds) and reports, as a ``RuntimeWarning``, or as an ``IndexError`` once the call is
-  guarded (``graphc.ops.indexing.guard``).
+  (scatter-adds) and the call raises ``IndexError`` (C callers of exported code get the filled
+  and dropped values, tested in test_export).
 - Sort's derivative is the permutation (ties: the stable order); argmax/argmin take the first
   extremum and a nan wins; cumprod's derivative is exact at zeros.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import textwrap
-import warnings
 
 import numpy as np
 import pytest
@@ -247,37 +246,18 @@ def test_evaluate_raises_for_an_index_out_of_range():
         gc.evaluate(graph, np.arange(5.0), BAD)
 
 
-def test_compiled_code_fills_drops_and_warns_never_reading_out_of_bounds():
+def test_compiled_calls_raise_index_error_and_recover():
     x, k, graph = _bad_index_graph()
     fn = gc.compile(graph, cache=False)
     x0 = np.arange(5.0) + 1
-    with pytest.warns(RuntimeWarning) as record:
-        values, grad = fn(x0, BAD)
-    messages = sorted(str(w.message) for w in record)
-    assert len(messages) == 2  # one report per kernel and call, not one per bad index
-    assert messages[0].startswith("gather: indexing float64[5]: index 4611686018427387904 is ")
-    assert messages[1].startswith("scatter_add: adding float64[4] into float64[5]: index ")
-    np.testing.assert_array_equal(values, [2.0, np.nan, np.nan, np.nan])
-    # The scatter-add of the gradient drops what the gather could not read.
-    np.testing.assert_array_equal(grad, [0, 4, 0, 0, 0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # in range: no report
-        values, _ = fn(x0, np.array([0, -1, 4, 2]))
+    with pytest.raises(
+        IndexError,
+        match=r"^gather: indexing float64\[5\]: index 4611686018427387904 is out of bounds "
+        r"for axis 0 with size 5",
+    ):
+        fn(x0, BAD)
+    values, _ = fn(x0, np.array([0, -1, 4, 2]))  # in range: nothing left pending
     np.testing.assert_array_equal(values, [1.0, 5.0, 5.0, 3.0])
-
-
-def test_a_guarded_call_raises_index_error_and_recovers():
-    x, k, graph = _bad_index_graph()
-    fn = gc.compile(graph, cache=False)
-    assert indexing.needs_guard(graph)
-    indexing.guard(fn._native)
-    try:
-        with pytest.raises(IndexError, match=r"out of bounds for axis 0 with size 5"):
-            fn(np.arange(5.0), BAD)
-        values, _ = fn(np.arange(5.0), np.array([4, 3, 2, 1]))  # nothing left pending
-        np.testing.assert_array_equal(values, [4.0, 3.0, 2.0, 1.0])
-    finally:
-        indexing._guarded = False
 
 
 def test_run_time_checks_survive_the_disk_cache(tmp_path):
@@ -285,9 +265,8 @@ def test_run_time_checks_survive_the_disk_cache(tmp_path):
     gc.compile(graph, cache=str(tmp_path))
     fn = gc.compile(graph, cache=str(tmp_path))
     assert fn.stats["cache"] == "hit"
-    with pytest.warns(RuntimeWarning, match="out of bounds"):
-        values, _ = fn(np.arange(5.0), BAD)
-    assert np.isnan(values[1])
+    with pytest.raises(IndexError, match="out of bounds"):
+        fn(np.arange(5.0), BAD)
 
 
 def test_scatter_reports_and_batches_check_every_row():
@@ -295,12 +274,11 @@ def test_scatter_reports_and_batches_check_every_row():
     k = gc.vector("k", 3, "int64")
     seg = gc.segment_sum(u, k, 4)
     fn = gc.compile(gc.Graph([u, k], seg), cache=False)
-    with pytest.warns(RuntimeWarning, match=r"scatter_add: adding float64\[3\] into float64\[4\]"):
-        got = fn(np.array([1.0, 2.0, 4.0]), np.array([0, 4, 0]))
-    np.testing.assert_array_equal(got, [5.0, 0, 0, 0])
+    with pytest.raises(IndexError, match=r"scatter_add: adding float64\[3\] into float64\[4\]"):
+        fn(np.array([1.0, 2.0, 4.0]), np.array([0, 4, 0]))
     rows = fn.batch(np.ones((3, 3)), np.array([[0, 1, 2], [3, 3, 3], [1, 1, 1]]))
     np.testing.assert_array_equal(rows, [[1, 1, 1, 0], [0, 0, 0, 3], [0, 3, 0, 0]])
-    with pytest.warns(RuntimeWarning, match="index -5"):
+    with pytest.raises(IndexError, match="index -5"):
         fn.batch(np.ones((2, 3)), np.array([[0, 1, 2], [3, -5, 3]]))
 
 

@@ -3,7 +3,17 @@
 Importing this package registers all ops in :data:`OPS`; the families are plain tables.
 """
 
-from graphc.ops import elementwise, linalg, reductions, shape, sources, sparse, special  # noqa: F401
+from graphc.ops import (  # noqa: F401
+    cumulative,
+    elementwise,
+    indexing,
+    linalg,
+    reductions,
+    shape,
+    sources,
+    sparse,
+    special,
+)
 from graphc.ops.base import OPS, OpDef, make, rebuild
 
 __all__ = ["OPS", "OpDef", "make", "rebuild"]

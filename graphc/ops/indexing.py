@@ -27,9 +27,9 @@ Index semantics are numpy's: an index ``i`` into an axis of size ``n`` is valid 
   booleans) and a scatter-add drop that element; the kernel then reports the last such index
   once, after its loops, by calling ``graphc_index_error`` (a symbol this module registers with
   LLVM; weak, so code exported for C programs links without it and only fills or drops): the
-  report is kept per thread, and :func:`raise_pending` turns it into an
-  ``IndexError``. The call path that raises after each native call is installed by
-  :func:`guard`; until a compiled function is guarded, a report is a ``RuntimeWarning``.
+  report is kept per thread, and :func:`raise_pending` turns it into an ``IndexError`` when
+  the native call returns (every compiled function of a graph with such ops is guarded by
+  :func:`guard`).
   Constant index arrays that pass the build-time check skip the run-time check entirely.
 """
 
@@ -38,7 +38,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
-import warnings
 
 import llvmlite.binding as llvm  # type: ignore[import-untyped]
 import numpy as np
@@ -343,23 +342,16 @@ def _no_dependence(node):
 
 ERROR_SYMBOL = "graphc_index_error"
 _pending = threading.local()
-_guarded = False
 
 
 def _report(message: bytes, index: int, axis: int, size: int) -> None:
-    """Called by compiled code (holding the GIL, through ctypes) after a kernel met an index out
-    of range: keeps the first report of this thread until :func:`raise_pending` takes it."""
-    text = f"{message.decode()}: index {index} is out of bounds for axis {axis} with size {size}"
-    if _guarded:
-        if getattr(_pending, "error", None) is None:
-            _pending.error = text
-    else:
-        warnings.warn(
-            f"{text} (the result holds nan, 0 or False there; compiled code reads nothing out "
-            "of bounds)",
-            RuntimeWarning,
-            stacklevel=3,  # the line that called the compiled function
+    """Called by compiled code (through a ctypes callback, which takes the GIL) after a kernel
+    met an index out of range: keeps this thread's first report until the call raises it."""
+    if getattr(_pending, "error", None) is None:
+        text = (
+            f"{message.decode()}: index {index} is out of bounds for axis {axis} with size {size}"
         )
+        _pending.error = text
 
 
 _REPORT_TYPE = ctypes.CFUNCTYPE(
@@ -385,8 +377,6 @@ def errcheck(result, function, arguments):
 
 def guard(native) -> None:
     """Make the ctypes function ``native`` raise the reports of the kernels it runs."""
-    global _guarded
-    _guarded = True
     native.errcheck = errcheck
 
 

@@ -303,8 +303,3 @@ register(
         batch=_concatenate_batch,
     ),
 )
-
-# The families of ops added for numpy's functions register with the rest when this module is
-# imported (graphc/ops/__init__.py imports the original families; see graphc.ops.indexing and
-# graphc.ops.cumulative).
-from graphc.ops import cumulative, indexing  # noqa: E402, F401
