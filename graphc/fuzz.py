@@ -99,6 +99,7 @@ from graphc.jit import engine
 from graphc.jit import plan as plan_module
 from graphc.node import NO_ATTRS, Attrs, Node
 from graphc.ops.base import OPS, arity, make, rebuild
+from graphc.ops.sparse import sparse_gather
 from passes.rewrite import rewrite, splat
 from passes.simplify import make_rules
 from passes.stabilize import stabilize_rule
@@ -163,8 +164,17 @@ CONTRACTS: dict[str, str] = {
         EXACT,
     ),
     **dict.fromkeys(
-        "exp log log1p expm1 sin cos tan tanh sigmoid softplus pow".split(),
+        "exp log log1p expm1 sin cos tan tanh sigmoid softplus pow erf erfc gammaln digamma "
+        "polygamma sinh cosh arcsin arccos arctan arcsinh arccosh arctanh log2 log10 exp2 cbrt "
+        "arctan2 hypot logaddexp".split(),
         ULP,
+    ),
+    # numpy's own branches and loops, copied: bitwise (cumulative ops and scatter-adds add in
+    # index order, as numpy's cumsum and np.add.at do).
+    **dict.fromkeys(
+        "floor ceil round remainder fmod clip gather sparse_gather scatter_add argsort argmax "
+        "argmin cumsum cumprod linrec".split(),
+        EXACT,
     ),
     **dict.fromkeys("sum prod max min matmul".split(), ORDERED),
     "logsumexp": LOGSUMEXP,
@@ -482,9 +492,12 @@ def _cast_saturation(node: Node, got: np.ndarray, args: Sequence[np.ndarray]) ->
 
 # Builders beyond the op table: the DSL's own normalisations (indexing, mean, softmax, stack,
 # weak Python numbers) must agree with everything else too.
+GENERATED_KINDS = ("elementwise", "reduce", "view", "unslice", "concat", "matmul")
+
 DSL_BUILDERS = (
     "index", "mean", "softmax", "stack", "square", "scalar_operand", "astype", "rewrite",
-    "rewrite", "rewrite",
+    "rewrite", "rewrite", "cumulative", "sort", "argreduce", "take", "segment_sum",
+    "cumprod_gradient", "sparse_take",
 )  # fmt: skip
 
 
@@ -506,7 +519,9 @@ class Generator:
             dims = [int(rng.choice([2, 3])), int(rng.choice([16, 31])), int(rng.choice([40, 64]))]
             self.max_size = LARGE_NODE_SIZE
         self.base = tuple(0 if rng.random() < zero else d for d in dims)
-        self.op_names = [name for name, op in OPS.items() if op.kind not in ("input", "const")]
+        # Ops built directly through make(): those whose attributes this generator draws (the
+        # others are reached through their DSL functions, see DSL_BUILDERS).
+        self.op_names = [name for name, op in OPS.items() if op.kind in GENERATED_KINDS]
         self.findings: list[Finding] = []
 
     # -- values ----------------------------------------------------------------------------
@@ -593,6 +608,11 @@ class Generator:
             if node is None or node.size > self.max_size or node.ndim > 4:
                 continue
             self.stats.ops[f"dsl:{name}" if use_dsl else node.op] += 1
+            if use_dsl:  # the ops a DSL function built count as generated too
+                known = set(self.pool)
+                for built in topological_order([node]):
+                    if built not in known and built.op not in ("input", "const"):
+                        self.stats.ops[built.op] += 1
             self.pool.append(node)
             return
 
@@ -642,6 +662,10 @@ class Generator:
         x = args[0]
         if name == "cast":
             return Attrs(dtype=self.dtype())
+        if name == "round":
+            return Attrs(decimals=int(rng.integers(-2, 3)))
+        if name == "polygamma":
+            return Attrs(n=int(rng.integers(1, 4)))
         if kind == "reduce":
             if self.avoid_empty and name in ("sum", "prod") and x.size == 0:
                 return None
@@ -672,6 +696,34 @@ class Generator:
         if kind in ("reduce", "view", "unslice", "concat"):  # an op this generator does not know
             raise NotImplementedError(f"no attribute generator for op {name!r}")
         return NO_ATTRS
+
+    def array_function(self, name: str, x: Node) -> Node | None:
+        """numpy's functions of whole axes (graphc.functions), with constant indices in range."""
+        rng = self.rng
+        if x.ndim == 0:
+            return None
+        axis = int(rng.integers(-x.ndim, x.ndim))
+        if name == "cumulative":
+            return (gc.cumsum if rng.random() < 0.5 else gc.cumprod)(x, axis=axis)
+        if name == "cumprod_gradient":  # its derivative is a linear recurrence (linrec)
+            if not dtypes.is_float(x.dtype):
+                return None
+            return gc.grad(gc.sum(gc.cumprod(x, axis=axis) * 0.5), x)
+        if name == "sort":
+            return (gc.sort if rng.random() < 0.5 else gc.argsort)(x, axis=axis)
+        if name == "argreduce":
+            if x.shape[axis] == 0:
+                return None
+            return (gc.argmax if rng.random() < 0.5 else gc.argmin)(x, axis=axis)
+        size = x.shape[axis]
+        if name == "take":
+            if size == 0:
+                return None
+            indices = rng.integers(-size, size, int(rng.integers(0, 5)))
+            return gc.take(x, indices, axis=axis)
+        segments = int(rng.integers(1, 5))  # segment_sum: along the first axis
+        ids = rng.integers(0, segments, x.shape[0])
+        return gc.segment_sum(x, ids, segments) if x.dtype != dtypes.BOOL else None
 
     def axis_slice(self, dim: int) -> tuple[int, int, int]:
         rng = self.rng
@@ -730,6 +782,13 @@ class Generator:
             return gc.astype(x, self.dtype())
         if name == "rewrite":
             return self.rewrite_bait(x)
+        if name in ("cumulative", "sort", "argreduce", "take", "segment_sum", "cumprod_gradient"):
+            return self.array_function(name, x)
+        if name == "sparse_take":  # the gather of sparse derivatives (graphc.sparsity.take)
+            if x.ndim != 1 or x.size == 0:
+                return None
+            positions = np.sort(rng.integers(0, x.size, int(rng.integers(1, 2 * x.size + 1))))
+            return sparse_gather(x, positions)
         # A Python number on either side of an operator: weakly typed, as numpy 2.
         number: object = [2.0, 0.5, -1.0, 3, 0, 1e300, -0.0, True][int(rng.integers(8))]
         op = ["+", "-", "*", "/", "**", "<", "==", "max"][int(rng.integers(8))]

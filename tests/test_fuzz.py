@@ -27,7 +27,7 @@ from graphc.ops import OPS
 
 fold_module = importlib.import_module("passes.fold_constants")  # (passes exports the function)
 
-INCLUDE_KNOWN: frozenset[str] = frozenset()  # known bugs fixed since: check them too
+INCLUDE_KNOWN: frozenset[str] = frozenset(fuzz.KNOWN_BUGS)  # all fixed: check every one
 
 
 def small_config(**changes) -> fuzz.Config:
