@@ -187,6 +187,7 @@ POW_REWRITE_ULPS = 1  # simplify: x**2 -> x*x and x**-1 -> 1/x "can differ in th
 # Ops whose derivative is piecewise: finite differences across a change of branch are no oracle.
 _KINKS = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "sign", "abs", "maximum"}
 _KINKS |= {"minimum", "max", "min", "where", "pow", "cast"}
+_KINKS |= {"floor", "ceil", "round", "remainder", "fmod", "clip"}
 
 _F64_SPECIALS = (
     0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.0, 3.0, 0.1, math.inf, -math.inf, math.nan, 1e308,
@@ -1633,6 +1634,14 @@ def _pattern(node: Node, env: dict) -> np.ndarray | None:
             return x == kept
         if op == "where":
             return np.asarray(env[node.args[0]])
+        if op in ("floor", "ceil", "round"):  # piecewise constant: the value is the piece
+            return np.asarray(env[node])
+        if op in ("remainder", "fmod"):  # a jump wherever the quotient's integer part moves
+            a, b = (np.asarray(env[x], dtype=np.float64) for x in node.args)
+            return np.floor(a / b) if op == "remainder" else np.trunc(a / b)
+        if op == "clip":
+            x, lo, hi = (np.asarray(env[v], dtype=np.float64) for v in node.args)
+            return np.sign(x - lo) * 3 + np.sign(hi - x)
         if op == "pow":  # a base crossing 0 is a kink unless the exponent is an integer
             base = np.asarray(env[node.args[0]], dtype=np.float64)
             exponent = np.asarray(env[node.args[1]], dtype=np.float64)
@@ -1742,8 +1751,20 @@ def rule_checks(ctx: Context, case: Case, limit: int = 24) -> list[Finding]:
         return []
     findings = []
     for node in nodes:
-        inputs = [gc.tensor(f"a{i}", a.shape, a.dtype) for i, a in enumerate(node.args)]
-        local = make(node.op, tuple(inputs), node.attrs)
+        values = tuple(np.asarray(env[a]) for a in node.args)
+        if _unresolvable(node, values):
+            ctx.stats.skipped["rules: singular or subnormal point"] += 1
+            continue
+        # Float arguments become inputs; the others (indices, conditions) keep their values as
+        # constants: an op may require them to be constants (the positions of sparse_gather).
+        inputs, args = [], []
+        for a, value in zip(node.args, values):
+            if a.dtype == dtypes.FLOAT64:
+                inputs.append(gc.tensor(f"a{len(inputs)}", a.shape, a.dtype))
+                args.append(inputs[-1])
+            else:
+                args.append(gc.constant(value, a.dtype))
+        local = make(node.op, tuple(args), node.attrs)
         # One argument at a time: pow(0, b) has a derivative in the base where the exponent's
         # finite differences are not finite.
         cotangent = rng.standard_normal(local.shape)
@@ -1752,9 +1773,10 @@ def rule_checks(ctx: Context, case: Case, limit: int = 24) -> list[Finding]:
             for w in inputs
             if w.dtype == dtypes.FLOAT64
         )
-        values = tuple(np.asarray(env[a]) for a in node.args)
+        values = tuple(v for a, v in zip(node.args, values) if a.dtype == dtypes.FLOAT64)
         single = Case(tuple(inputs), (local,), [values], derivs, case.name)
-        tiny = node.op == "div" and bool(np.any(np.abs(values[1].astype(np.float64)) < 1e-290))
+        divisor = np.asarray(env[node.args[-1]], dtype=np.float64)
+        tiny = node.op == "div" and bool(np.any(np.abs(divisor) < 1e-290))
         for finding in derivative_checks(ctx, single, local=True):
             if finding.check != "crash":
                 finding.check, finding.key = "rule", node.op
@@ -1764,6 +1786,22 @@ def rule_checks(ctx: Context, case: Case, limit: int = 24) -> list[Finding]:
             finding.reproducer = reproducer(single, finding)  # already minimal
             findings.append(finding)
     return findings
+
+
+def _unresolvable(node: Node, values: Sequence[np.ndarray]) -> bool:
+    """Points where finite differences of one op are no oracle: a subnormal argument (the step
+    is larger than the value, across a singularity at 0: log, gammaln), a negative base of pow
+    (its exponent partial is nan by convention), a remainder by a divisor smaller than the step
+    (jumps everywhere within it)."""
+    floats = [v for v in values if v.dtype.kind == "f"]
+    with np.errstate(all="ignore"):
+        if any(np.any((v != 0) & (np.abs(v) < 1e-290)) for v in floats):
+            return node.op != "div"  # div's tiny divisors are checked (div_vjp_overflow)
+        if node.op == "pow" and np.any(np.asarray(values[0], dtype=np.float64) < 0):
+            return True
+        if node.op in ("remainder", "fmod"):
+            return bool(np.any(np.abs(np.asarray(values[1], dtype=np.float64)) < 1e-3))
+    return False
 
 
 def derivative_checks(ctx: Context, case: Case, local: bool) -> list[Finding]:

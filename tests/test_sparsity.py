@@ -297,3 +297,13 @@ def test_gather_adjoint_sums_repeated_positions_like_add_at():
     np.add.at(want, at, ct)
     np.testing.assert_array_equal(got, want)
     assert list(itertools.islice(iter(got), 5)) == list(want)
+
+
+def test_the_scatter_add_of_unevenly_repeated_positions():
+    # Found by graphc.fuzz: every element gathered at least once, one of them twice.
+    from graphc.ops.sparse import sparse_gather
+
+    x = gc.vector("x", 2)
+    y = sparse_gather(x, np.array([0, 1, 1]))
+    grad = gc.vjp(y, x, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(gc.evaluate(gc.Graph([x], [grad]), np.ones(2))[0], [1.0, 5.0])

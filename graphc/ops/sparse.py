@@ -65,7 +65,10 @@ def scatter_add(ct: Node, positions: np.ndarray, size: int) -> Node:
     counts = np.bincount(positions, minlength=size)
     order = np.argsort(positions, kind="stable")
     starts = np.cumsum(counts) - counts
-    padded = ct if counts.min() > 0 else dsl.concatenate([ct, dsl.zeros((1,), ct.dtype)])
+    # An element with fewer repeats than the most repeated one reads a zero appended to ct in
+    # the later rounds (positions.size is its index).
+    uneven = counts.min() < counts.max()
+    padded = dsl.concatenate([ct, dsl.zeros((1,), ct.dtype)]) if uneven else ct
     total = None
     for repeat in range(int(counts.max())):
         source = np.full(size, positions.size, dtype=np.int64)  # the padding zero
