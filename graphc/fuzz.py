@@ -156,6 +156,7 @@ KNOWN_BUGS: dict[str, str] = {
 
 # How a compiled node must agree with the op's reference evaluation on the same arguments.
 EXACT, ULP, ORDERED, LOGSUMEXP = "bitwise", "4 ulp", "in order", "logsumexp"
+CONDITIONED = "to rounding scaled by conditioning"  # graphc's loops against LAPACK
 CONTRACTS: dict[str, str] = {
     **dict.fromkeys(
         "neg abs sign sqrt cast stop_gradient not add sub mul div maximum minimum lt le gt ge "
@@ -178,7 +179,17 @@ CONTRACTS: dict[str, str] = {
     ),
     **dict.fromkeys("sum prod max min matmul".split(), ORDERED),
     "logsumexp": LOGSUMEXP,
+    # Linear algebra: graphc's own LU, Cholesky and substitutions against numpy's LAPACK, which
+    # blocks and orders its operations otherwise; the lu_ ops exist only after lowering's
+    # expansion (of solve, inv, det, slogdet) and are checked through those.
+    **dict.fromkeys(
+        "solve inv det slogdet_sign logabsdet cholesky solve_triangular lu_factor lu_solve "
+        "lu_inv".split(),
+        CONDITIONED,
+    ),
 }
+# Ops that only lowering builds (no graph a user writes holds them before gc.compile).
+LOWERED_ONLY = frozenset({"lu_factor", "lu_solve", "lu_inv"})
 MAX_ULPS = 4  # the guide: "within 4 ulp" for the functions graphc takes from libm
 # vector_math=True: "libmvec is within 4 ulp where libm is within 1"; measured, libmvec's
 # results differ from libm's by at most 4 ulp. Against numpy, both distances add up.
@@ -444,6 +455,27 @@ def local_mismatch(
             f"got {_show(got, bad)}, the in-order loop gives {_show(model, bad)} and numpy "
             f"{_show(want, bad)}"
         )
+    if contract == CONDITIONED:
+        # The backward error of LU/Cholesky/substitution is a few n eps; the forward error is
+        # that times the condition number. Compared only where the matrix is finite and
+        # reasonably conditioned (elsewhere LAPACK and graphc legitimately differ in nan/inf).
+        matrix = np.asarray(args[0], dtype=np.float64)
+        if not np.all(np.isfinite(matrix)) or not _float(want):
+            return None
+        with np.errstate(all="ignore"):
+            cond = float(np.max(np.linalg.cond(matrix))) if matrix.ndim >= 2 else 1.0
+        if not np.isfinite(cond) or cond > 1e8:
+            return None
+        n = matrix.shape[-1] if matrix.ndim >= 2 else 1
+        scale = np.max(np.abs(want[np.isfinite(want)]), initial=1.0)
+        tol = 64 * n * _eps(node.dtype) * cond * scale
+        with np.errstate(all="ignore"):
+            inside = np.abs(got.astype(np.float64) - want.astype(np.float64)) <= tol
+        inside |= equal
+        if inside.all():
+            return None
+        bad = ~inside
+        return f"got {_show(got, bad)}, numpy {_show(want, bad)} (cond {cond:.1e})"
     if contract == LOGSUMEXP:
         count = max(1, math.prod(args[0].shape[a] for a in node.attrs["axes"]))
         tol = (2 * count + 16) * _eps(node.dtype) * np.maximum(1.0, np.abs(want))
@@ -498,7 +530,7 @@ GENERATED_KINDS = ("elementwise", "reduce", "view", "unslice", "concat", "matmul
 DSL_BUILDERS = (
     "index", "mean", "softmax", "stack", "square", "scalar_operand", "astype", "rewrite",
     "rewrite", "rewrite", "cumulative", "sort", "argreduce", "take", "segment_sum",
-    "cumprod_gradient", "sparse_take",
+    "cumprod_gradient", "sparse_take", "linalg",
 )  # fmt: skip
 
 
@@ -698,6 +730,37 @@ class Generator:
             raise NotImplementedError(f"no attribute generator for op {name!r}")
         return NO_ATTRS
 
+    def linear_algebra(self) -> Node | None:
+        """A gc.linalg function of a square matrix made well conditioned: (a square matrix of
+        the pool, or a fresh input) plus (k + 2) times the identity."""
+        rng = self.rng
+        k = int(rng.integers(1, 6))
+        square = lambda n: (  # noqa: E731
+            n.ndim == 2 and n.shape == (k, k) and n.dtype == dtypes.FLOAT64
+        )
+        x = self.pick(square)
+        if not square(x):
+            x = self.new_input(dtypes.FLOAT64, (k, k))
+        a = x + gc.constant(np.eye(k) * (k + 2))
+        b = self.pick(lambda n: n.shape == (k,) and n.dtype == dtypes.FLOAT64)
+        if b.shape != (k,):
+            b = self.new_input(dtypes.FLOAT64, (k,))
+        choice = int(rng.integers(6))
+        if choice == 0:
+            return gc.linalg.solve(a, b)
+        if choice == 1:
+            return gc.linalg.inv(a)
+        if choice == 2:
+            return gc.linalg.det(a)
+        if choice == 3:
+            sign, logabsdet = gc.linalg.slogdet(a)
+            return sign * logabsdet
+        if choice == 4:
+            return gc.linalg.cholesky(a @ a.T + gc.constant(np.eye(k)))
+        lower = bool(rng.random() < 0.5)
+        triangle = gc.tril(a) if lower else gc.triu(a)
+        return gc.linalg.solve_triangular(triangle, b, lower=lower)
+
     def array_function(self, name: str, x: Node) -> Node | None:
         """numpy's functions of whole axes (graphc.functions), with constant indices in range."""
         rng = self.rng
@@ -785,6 +848,8 @@ class Generator:
             return self.rewrite_bait(x)
         if name in ("cumulative", "sort", "argreduce", "take", "segment_sum", "cumprod_gradient"):
             return self.array_function(name, x)
+        if name == "linalg":
+            return self.linear_algebra()
         if name == "sparse_take":  # the gather of sparse derivatives (graphc.sparsity.take)
             if x.ndim != 1 or x.size == 0:
                 return None
@@ -1641,7 +1706,7 @@ def _pattern(node: Node, env: dict) -> np.ndarray | None:
             return np.floor(a / b) if op == "remainder" else np.trunc(a / b)
         if op == "clip":
             x, lo, hi = (np.asarray(env[v], dtype=np.float64) for v in node.args)
-            return np.sign(x - lo) * 3 + np.sign(hi - x)
+            return np.sign(x - lo) * 9 + np.sign(hi - x) * 3 + np.sign(hi - lo)
         if op == "pow":  # a base crossing 0 is a kink unless the exponent is an integer
             base = np.asarray(env[node.args[0]], dtype=np.float64)
             exponent = np.asarray(env[node.args[1]], dtype=np.float64)

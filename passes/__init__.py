@@ -48,8 +48,10 @@ PASS_NAMES: tuple[str, ...] = tuple(PASSES)
 # What gc.optimize and gc.compile run, to a fixpoint.
 DEFAULT_PIPELINE: tuple[str, ...] = ("simplify", "fold_constants", "stabilize", "cse", "dce")
 # What gc.compile runs after the optimizer, once: the ops the backend has no lowering for are
-# expanded into ones it has (each op's record says how), then the replaced nodes are erased.
-LOWERING_PIPELINE: tuple[str, ...] = ("expand", "dce")
+# expanded into ones it has (each op's record says how); CSE merges what expansions share (the
+# LU factorisation of A that solve(A) and its gradient's solve(A.T) both build), then the
+# replaced nodes are erased.
+LOWERING_PIPELINE: tuple[str, ...] = ("expand", "cse", "dce")
 
 # Each round can only shrink or keep the graph (up to a constant per rewrite); real graphs reach
 # the fixpoint in 2-4 rounds. The bound only guards against a rule pair undoing each other.

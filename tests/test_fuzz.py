@@ -53,7 +53,7 @@ def test_every_op_has_a_contract_and_is_generated():
     stats = fuzz.Stats()
     for index in range(40):  # generation only: no compile
         fuzz.generate(small_config(seed=7), index, stats)
-    missing = ops - set(stats.ops)
+    missing = ops - set(stats.ops) - fuzz.LOWERED_ONLY
     assert not missing, f"the generator never built {sorted(missing)}"
 
 

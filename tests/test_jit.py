@@ -1,6 +1,8 @@
-"""Compiled code against the reference evaluator: every op, shapes with broadcasting, both float
-dtypes, nan/inf/-0.0, random graphs (several parts forced), gradients vs finite differences,
-argument errors, batch, threads, the disk cache (incl. a corrupted entry), pickling.
+"""Compiled code against the reference evaluator: shapes with broadcasting, both float dtypes,
+nan/inf/-0.0, reductions over every axis combination, matmul paths, shape ops, random graphs
+(several parts forced), gradients vs finite differences, argument errors, batch, threads, the
+disk cache (incl. a corrupted entry), pickling. (Each op alone, compiled against the evaluator in
+both dtypes, is a row of the one op table, tests/test_ops.py.)
 
 Exactness contract (docs/performance.md): arithmetic, comparisons, selection, casts, sqrt and
 abs are bitwise identical to numpy; transcendental functions are within 4 ulp (they come from
@@ -25,7 +27,6 @@ from hypothesis import HealthCheck, given, settings
 import graphc as gc
 import graphc.jit.plan as plan_module
 from graphc.jit import engine
-from graphc.ops import OPS, special
 from graphc.ops.sparse import sparse_gather
 
 RNG = np.random.default_rng(1234)
@@ -57,25 +58,9 @@ def assert_bitwise(got, want):
         assert np.all(same), f"{g!r} != {w!r}"
 
 
-# -- the op table -------------------------------------------------------------------------------
+# -- broadcasting and special values ------------------------------------------------------------
+# (Every op against the evaluator, in both float dtypes, is the one op table: tests/test_ops.py.)
 
-UNARY = [
-    "neg",
-    "exp",
-    "log",
-    "log1p",
-    "expm1",
-    "sqrt",
-    "sin",
-    "cos",
-    "tan",
-    "tanh",
-    "sigmoid",
-    "softplus",
-    "abs",
-    "sign",
-]
-EXACT_UNARY = {"neg", "sqrt", "abs", "sign"}
 BINARY = {
     "add": operator.add,
     "sub": operator.sub,
@@ -114,20 +99,6 @@ def compile_all(inputs, outputs, *args):
     """One compiled graph for many cases (one LLVM compile): (compiled, reference) per output."""
     got, want = compiled_and_reference(gc.Graph(inputs, list(outputs)), *args)
     return list(zip(got, want))
-
-
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("op", UNARY)
-def test_unary_ops(op, dtype):
-    shapes = [(), (7,), (3, 4)]
-    xs = [gc.tensor(f"x{k}", shape, dtype) for k, shape in enumerate(shapes)]
-    values = [RNG.uniform(0.05, 3.0, shape).astype(dtype) for shape in shapes]
-    outputs = [-x if op == "neg" else getattr(gc, op)(x) for x in xs]
-    for got, want in compile_all(xs, outputs, *values):
-        if op in EXACT_UNARY:
-            assert_bitwise([got], [want])
-        else:
-            assert_close([got], [want], TRANSCENDENTAL_RTOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -279,43 +250,6 @@ def test_shape_and_mixed_ops():
     for name, (got, want) in zip(names, results):
         assert got.shape == want.shape and got.dtype == want.dtype, name
         np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=name)
-
-
-def test_every_op_is_covered_by_this_table():
-    covered = (
-        set(UNARY)
-        | set(BINARY)
-        | {
-            "sum",
-            "prod",
-            "max",
-            "min",
-            "logsumexp",
-            "matmul",
-            "transpose",
-            "reshape",
-            "slice",
-            "broadcast_to",
-            "concatenate",
-            "unslice",
-            "where",
-            "cast",
-            "and",
-            "or",
-            "not",
-            "stop_gradient",
-            "input",
-            "const",
-            "sparse_gather",
-        }
-        # Ops that lower through their records' own loop nests: compiled against the evaluator
-        # in tests/test_ops.py (test_compiled_matches_evaluated, every row, both float dtypes).
-        | {"gather", "scatter_add", "argsort", "argmax", "argmin", "cumsum", "cumprod", "linrec"}
-    )
-    # The math functions of graphc/ops/special.py are compiled against the evaluator, values and
-    # gradients in both dtypes, by tests/test_ops.py::test_compiled_matches_evaluated.
-    covered |= set(special.NAMES)
-    assert set(OPS) <= covered, f"ops without a JIT test: {sorted(set(OPS) - covered)}"
 
 
 # -- random graphs, gradients ------------------------------------------------------------------

@@ -176,8 +176,10 @@ UNARY = [
         lambda n, s: s / ((1.0 - _x(n)) * (1.0 + _x(n))),
         _lower_call("atanh"),
     ),
-    _unary("log2", np.log2, lambda n, s: s / (_x(n) * _LN2), _lower_call("log2")),
-    _unary("log10", np.log10, lambda n, s: s / (_x(n) * _LN10), _lower_call("log10")),
+    # s / x / ln(b), not s / (x ln(b)): x ln(b) overflows for x near the largest float, where
+    # the derivative is a small but nonzero number (found by graphc.fuzz at x = 1e308).
+    _unary("log2", np.log2, lambda n, s: s / _x(n) / _LN2, _lower_call("log2")),
+    _unary("log10", np.log10, lambda n, s: s / _x(n) / _LN10, _lower_call("log10")),
     _unary("exp2", np.exp2, lambda n, s: s * (n * _LN2), _lower_call("exp2")),
     # cbrt'(x) = 1 / (3 cbrt(x)^2): +inf at 0, the limit from both sides.
     _unary("cbrt", np.cbrt, lambda n, s: s / (n * n * 3.0), _lower_call("cbrt")),
