@@ -66,6 +66,7 @@ from graphc.evaluate import evaluate
 from graphc.graph import Graph, GraphError
 from graphc.graphviz import render, to_dot
 from graphc.jit import CompiledFunction, compile
+from graphc.loops import scan
 from graphc.node import Node
 from graphc.optimize import optimize
 from graphc.trace import Trace, trace
@@ -114,6 +115,7 @@ __all__ = [
     "render",
     "reshape",
     "scalar",
+    "scan",
     "sigmoid",
     "sign",
     "sin",
