@@ -1,0 +1,302 @@
+"""Lowering a ``scan``: a native loop calling its body, compiled once, ``length`` times.
+
+:func:`prepare` runs when the planner makes the scan's kernel: it plans the body as a graph of
+its own (:func:`graphc.jit.plan.make_plan`; nested scans recurse), appends the body's constant
+arrays to the enclosing plan's table, and lays out the kernel's scratch workspace:
+
+- two carry buffers ``A`` and ``B`` (every carry, each 64-byte aligned): step ``p`` reads one
+  and writes the other, so no carry is ever copied between steps; the loop runs two steps per
+  iteration (``A -> B``, ``B -> A``) and a last odd one;
+- staged copies of arguments the body cannot read in place: a stacked input whose rows are not
+  contiguous, a closed-over value that is strided or a scalar held in a register;
+- the body's own workspace.
+
+:func:`lower_scan` (the ``scan`` record's ``lower``) writes the kernel: copy the initial carries
+into ``A``, the loop, then the final carries into the packed result. The body is
+:func:`graphc.jit.codegen.emit_function` of its plan, called with pointers: the carries in and
+out, row ``t`` of each stacked input, the closed-over values, row ``t`` of each per-step output
+(written in place in the packed result), its workspace and constants. A body of at most
+``INLINE_LIMIT`` instructions is inlined into the loop. With ``store = s`` the carry entering
+every ``s``-th step is copied to its snapshot row first (the trajectory reverse mode reads).
+
+Invariants: the code does not depend on ``length`` (only a loop bound does), so code size and
+compile time are the same for 10 steps and 10^5; the body's text depends only on the body, and
+one module emits each distinct body once. Every pointer passed to the body points at memory no
+other pointer of the call writes (carries in and out are distinct buffers, rows of outputs are
+disjoint), as the body's ``noalias`` parameters require.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphc import dtypes
+from graphc.jit.emit import ITEM_SIZES, LLVM_TYPES, FunctionBuilder, Value
+from graphc.jit.plan import ALIGN, SCALAR, Kernel, Layout, Plan, Planner, make_plan
+from graphc.node import Node
+from graphc.ops.control import layout_of
+from graphc.shapes import contiguous_strides, size
+
+
+def _aligned(nbytes: int) -> int:
+    return -(-max(nbytes, 1) // ALIGN) * ALIGN
+
+
+@dataclass
+class Access:
+    """How the body reads one argument: from the argument's own memory (``staged`` None:
+    element 0 at the layout's first element, consecutive rows ``row_stride`` elements apart),
+    or from a copy at byte ``staged`` of the scratch space."""
+
+    staged: int | None
+    row_stride: int  # elements between consecutive rows (stacked inputs), 0 for one row
+
+
+@dataclass
+class ScanPlan:
+    body: Plan
+    constants: list[int]  # the body's constant k is the enclosing plan's constants[k]
+    carries: list[tuple[int, int]]  # (byte offset in A or B, bytes) per carry
+    buffer_a: int
+    buffer_b: int
+    workspace: int  # byte offset of the body's workspace
+    access: dict[int, Access]  # argument position -> how the body reads it (xs and closed)
+
+
+def prepare(planner: Planner, kernel: Kernel) -> None:
+    """Plan the body of the scan ``kernel.root`` (see the module docstring)."""
+    node = kernel.root
+    a = node.attrs
+    n_c, n_x = a["n_carry"], a["n_xs"]
+    body = make_plan(a["body"])
+    first = len(planner.constants)
+    planner.constants.extend(body.constants)
+    offset = 0
+
+    def take(nbytes: int) -> int:
+        nonlocal offset
+        start = offset
+        offset += _aligned(nbytes)
+        return start
+
+    carries, carry_bytes = [], 0
+    for arg in node.args[:n_c]:
+        nbytes = size(arg.shape) * ITEM_SIZES[arg.dtype]
+        carries.append((carry_bytes, nbytes))
+        carry_bytes += _aligned(nbytes)
+    buffer_a, buffer_b = take(carry_bytes), take(carry_bytes)
+    access: dict[int, Access] = {}
+    for position in range(n_c, len(node.args)):
+        arg = node.args[position]
+        layout = planner.layouts[arg]
+        stacked = position < n_c + n_x
+        row_shape = arg.shape[1:] if stacked else arg.shape
+        item = ITEM_SIZES[arg.dtype]
+        if isinstance(layout, Layout):
+            inner = layout.strides[1:] if stacked else layout.strides
+            if Layout(layout.base, 0, inner, layout.dtype).is_contiguous(row_shape):
+                stride = layout.strides[0] if stacked and arg.shape[0] > 1 else 0
+                access[position] = Access(None, stride)
+                continue
+            if stacked and layout.strides[0] == 0:  # every row the same: stage one row
+                access[position] = Access(take(size(row_shape) * item), 0)
+                continue
+        elif stacked:  # a scalar broadcast over the steps: one row of it
+            access[position] = Access(take(size(row_shape) * item), 0)
+            continue
+        rows = arg.shape[0] if stacked else 1
+        stride = size(row_shape) if stacked else 0
+        access[position] = Access(take(rows * size(row_shape) * item), stride)
+    workspace = take(body.workspace_bytes) if body.workspace_bytes else offset
+    kernel.scratch = max(offset, 1)
+    kernel.detail = ScanPlan(
+        body,
+        list(range(first, first + len(body.constants))),
+        carries,
+        buffer_a,
+        buffer_b,
+        workspace,
+        access,
+    )
+
+
+def _body_function(emitter, plan: Plan) -> str:
+    """The name of the body's function in the emitter's module, emitted on first use."""
+    from graphc.jit.codegen import emit_function
+
+    module = emitter.fb.module
+    bodies: dict[str, str] = module.__dict__.setdefault("graphc_bodies", {})
+    key = plan.graph.structural_hash
+    name = bodies.get(key)
+    if name is None:
+        name = f"body{len(bodies)}"
+        bodies[key] = name
+        # Counted in the kernel that first calls it, so fn.stats["instructions"] includes it.
+        emitter.fb.instructions += emit_function(plan, module, name, emitter.fb.reassociate)
+    return name
+
+
+def _copy(fb: FunctionBuilder, source: str, target: str, count: int, dtype: str) -> None:
+    """``count`` elements from ``source`` to ``target`` (non-overlapping)."""
+    if count == 0:
+        return
+    nbytes = count * ITEM_SIZES[dtype]
+    fb.module.declare("declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)")
+    fb.emit(f"call void @llvm.memcpy.p0.p0.i64(ptr {target}, ptr {source}, i64 {nbytes}, i1 false)")
+
+
+def _materialise(emitter, node: Node, target: str) -> None:
+    """Write ``node``'s value (any layout, a scalar included) row-major at ``target``."""
+    fb = emitter.fb
+    if node.size == 0:
+        return
+    layout = emitter.layout(node)
+    if layout == SCALAR:
+        value = emitter.scalar(node)
+        if node.size == 1:
+            fb.store(value, target)
+            return
+        (i,), states = emitter.open_loops((node.size,))
+        fb.store(value, fb.gep(target, i, node.dtype))
+        emitter.close_loops(states)
+        return
+    assert isinstance(layout, Layout)
+    if layout.is_contiguous(node.shape):
+        _copy(fb, emitter.element_pointer(layout, 0), target, node.size, node.dtype)
+        return
+    indices, states = emitter.open_loops(tuple(d for d in node.shape))
+    source = emitter.element_pointer(layout, emitter.offset(layout.strides, indices))
+    flat = emitter.offset(contiguous_strides(node.shape), indices)
+    fb.store(fb.load(source, layout.dtype), fb.gep(target, flat, node.dtype))
+    emitter.close_loops(states)
+
+
+def lower_scan(emitter, kernel: Kernel) -> None:
+    """The loop kernel of a scan (see the module docstring)."""
+    node = kernel.root
+    detail: ScanPlan = kernel.detail  # type: ignore[assignment]
+    fb: FunctionBuilder = emitter.fb
+    a = node.attrs
+    n_c, n_x, steps, store = a["n_carry"], a["n_xs"], a["length"], a["store"]
+    packed = layout_of(node)
+    out_layout = emitter.layout(node)
+    assert isinstance(out_layout, Layout) and kernel.scratch_base is not None
+    out = emitter.element_pointer(out_layout, 0) if node.size else None
+    scratch = emitter.pointer(Layout(kernel.scratch_base, 0, (), dtypes.BOOL))
+    dtype = node.dtype
+    carry_a = [fb.gep_bytes(scratch, detail.buffer_a + o) for o, _ in detail.carries]
+    carry_b = [fb.gep_bytes(scratch, detail.buffer_b + o) for o, _ in detail.carries]
+    for arg, target in zip(node.args[:n_c], carry_a):
+        _materialise(emitter, arg, target)
+    # Where the body reads each stacked input and closed-over value.
+    bases: dict[int, str] = {}
+    for position, access in detail.access.items():
+        arg = node.args[position]
+        if access.staged is None:
+            layout = emitter.layout(arg)
+            assert isinstance(layout, Layout)
+            bases[position] = emitter.element_pointer(layout, 0)
+            continue
+        target = fb.gep_bytes(scratch, access.staged)
+        stacked = position < n_c + n_x
+        layout = emitter.layout(arg)
+        if stacked and (layout == SCALAR or layout.strides[0] == 0):  # type: ignore[union-attr]
+            _materialise_row(emitter, arg, target)  # one row, the same at every step
+        else:
+            _materialise(emitter, arg, target)
+        bases[position] = target
+    constants = [
+        emitter.pointer(Layout(("const", k), 0, (), c.dtype.name))
+        for k, c in zip(detail.constants, detail.body.constants)
+    ]
+    workspace = fb.gep_bytes(scratch, detail.workspace)
+    name = _body_function(emitter, detail.body)
+    closed = [bases[p] for p in range(n_c + n_x, len(node.args))]
+
+    def row(pointer: str, stride: int, t: str, dtype_: str) -> str:
+        if stride == 0:
+            return pointer
+        return fb.gep(pointer, fb.index_arith("mul nsw", t, stride), dtype_)
+
+    def step(p: str, source: list[str], target: list[str]) -> None:
+        t = fb.index_arith("sub nsw", steps - 1, p) if a["reverse"] else p
+        if store:
+            _snapshot(fb, p, store, source, out, packed, detail, dtype)
+        xs = [
+            row(bases[q], detail.access[q].row_stride, t, node.args[q].dtype)
+            for q in range(n_c, n_c + n_x)
+        ]
+        ys = []
+        for offset, shape in packed.ys:
+            per_row = size(shape[1:])
+            start = fb.index_arith("add nsw", fb.index_arith("mul nsw", t, per_row), offset)
+            ys.append(fb.gep(out, start, dtype))  # type: ignore[arg-type]
+        args = [*source, *xs, *closed, *target, *ys, workspace, *constants]
+        fb.emit(f"call void @{name}({', '.join(f'ptr {x}' for x in args)})")
+
+    pairs, odd = divmod(steps, 2)
+    if pairs:
+        (i,), states = emitter.open_loops((pairs,))
+        p0 = fb.index_arith("mul nsw", i, 2)
+        step(p0, carry_a, carry_b)
+        step(fb.index_arith("add nsw", p0, 1), carry_b, carry_a)
+        emitter.close_loops(states)
+    final = carry_a
+    if odd:
+        step(str(steps - 1), carry_a, carry_b)
+        final = carry_b
+    for pointer, (offset, shape), arg in zip(final, packed.finals, node.args):
+        if size(shape):
+            _copy(fb, pointer, fb.gep(out, offset, dtype), size(shape), arg.dtype)  # type: ignore[arg-type]
+
+
+def _materialise_row(emitter, arg: Node, target: str) -> None:
+    """Row 0 of the stacked input ``arg`` (its rows all equal) at ``target``."""
+    fb = emitter.fb
+    layout = emitter.layout(arg)
+    if layout == SCALAR:
+        value = emitter.scalar(arg)
+        count = size(arg.shape[1:])
+        if count == 1:
+            fb.store(value, target)
+            return
+        (i,), states = emitter.open_loops((count,))
+        fb.store(value, fb.gep(target, i, arg.dtype))
+        emitter.close_loops(states)
+        return
+    assert isinstance(layout, Layout)
+    shape = arg.shape[1:]
+    if not size(shape):
+        return
+    if not shape:
+        fb.store(fb.load(emitter.element_pointer(layout, 0), layout.dtype), target)
+        return
+    indices, states = emitter.open_loops(shape)
+    source = emitter.element_pointer(layout, emitter.offset(layout.strides[1:], indices))
+    flat = emitter.offset(contiguous_strides(shape), indices)
+    fb.store(fb.load(source, layout.dtype), fb.gep(target, flat, arg.dtype))
+    emitter.close_loops(states)
+
+
+def _snapshot(fb, p: str, store: int, source, out, packed, detail: ScanPlan, dtype: str) -> None:
+    """If ``p % store == 0``, copy the carries entering step ``p`` to snapshot row ``p/store``."""
+    if store == 1:
+        index = p
+    else:
+        remainder = fb.index_arith("urem", p, store)
+        taken = fb.fresh("c")
+        fb.emit(f"{taken} = icmp eq i64 {remainder}, 0")
+        copy_block, after = fb.new_block("snap"), fb.new_block("snapped")
+        fb.emit(f"br i1 {taken}, label %{copy_block}, label %{after}")
+        fb.label(copy_block)
+        index = fb.index_arith("udiv", p, store)
+    for pointer, (offset, shape) in zip(source, packed.snapshots):
+        per_row = size(shape[1:])
+        start = fb.index_arith("add nsw", fb.index_arith("mul nsw", index, per_row), offset)
+        _copy(fb, pointer, fb.gep(out, start, dtype), per_row, dtype)
+    if store != 1:
+        fb.emit(f"br label %{after}")
+        fb.label(after)
+
+
+__all__ = ["LLVM_TYPES", "ScanPlan", "Value", "lower_scan", "prepare"]

@@ -1,0 +1,201 @@
+"""Passes over scans as wholes: one loop for a value and its stored carries (``merge_scans``),
+and no work for results nobody reads (``prune_scans``).
+
+**merge_scans.** Reverse mode re-runs a forward scan with ``store`` set, to keep the carries it
+reverses over (``graphc.loops.with_store``). That scan and the original have the same body,
+arguments and attributes but ``store``; the original's packed value is a prefix of the storing
+one's (the snapshots come last), so it becomes a slice of it: one loop serves both. Exact: the
+same computation, done once.
+
+**prune_scans.** A scan computes every result of its body, but its users (slices of its packed
+value) may read only some: the final carries, the per-step outputs, the snapshots. This pass
+drops the per-step outputs nobody reads, the carries no read result depends on (through any
+number of steps: a fixed point over the body's dependencies), and then the stacked and
+closed-over inputs nothing left depends on; the body keeps only what the remaining outputs need
+(``dce`` inside it follows). Typical: the forward recomputation inside a checkpointed segment
+produces per-step outputs its reverse loop never reads. Exact: the remaining results are computed
+by the same operations. A scan used by anything but slices that stay within one result (for
+instance a graph output that is the packed value itself) is left alone.
+"""
+
+from __future__ import annotations
+
+from graphc import dsl
+from graphc.graph import Graph
+from graphc.node import Attrs, Node
+from graphc.ops.base import make
+import numpy as np
+
+from graphc.ops.control import layout_of
+from graphc.shapes import size
+from passes.rewrite import rewrite
+
+# -- merge_scans --------------------------------------------------------------------------------
+
+
+def _key(node: Node) -> tuple:
+    attrs = {k: v for k, v in node.attrs.items() if k != "store"}
+    return (tuple(id(a) for a in node.args), Attrs(attrs))
+
+
+def merge_scans(graph: Graph) -> Graph:
+    storing: dict[tuple, Node] = {}
+    plain: list[Node] = []
+    for node in graph.nodes:
+        if node.op != "scan":
+            continue
+        if node.attrs["store"]:
+            storing.setdefault(_key(node), node)
+        else:
+            plain.append(node)
+    replacement = {}
+    for node in plain:
+        other = storing.get(_key(node))
+        if other is not None:
+            replacement[node] = other
+    if not replacement:
+        return graph
+
+    def rule(node: Node) -> Node | None:
+        other = replacement.get(node)
+        if other is None:
+            return None
+        return dsl.slice(other, [(0, 1, node.shape[0])])
+
+    return rewrite(graph, {"scan": rule})
+
+
+# -- prune_scans --------------------------------------------------------------------------------
+
+
+def _results(node: Node) -> list[tuple[str, int, int, int]]:
+    """``(kind, index, offset, size)`` of each result in a scan's packed value."""
+    layout = layout_of(node)
+    results = []
+    for kind, placed in (("final", layout.finals), ("y", layout.ys), ("snap", layout.snapshots)):
+        for index, (offset, shape) in enumerate(placed):
+            results.append((kind, index, offset, size(shape)))
+    return results
+
+
+def _used(node: Node, users: list[Node]) -> set[tuple[str, int]] | None:
+    """The results of ``node`` its users read, or None if a user is not a slice within one."""
+    results = _results(node)
+    used: set[tuple[str, int]] = set()
+    for user in users:
+        if user.op != "slice":
+            return None
+        ((start, step, count),) = user.attrs["spec"]
+        if count == 0:
+            continue
+        last = start + step * (count - 1)
+        low, high = min(start, last), max(start, last)
+        for kind, index, offset, n in results:
+            if offset <= low and high < offset + n:
+                used.add((kind, index))
+                break
+        else:
+            return None
+    return used
+
+
+def _input_dependencies(body: Graph) -> dict[Node, frozenset[int]]:
+    deps: dict[Node, frozenset[int]] = {n: frozenset((k,)) for k, n in enumerate(body.inputs)}
+    for n in body.nodes:
+        if n not in deps:
+            found: frozenset[int] = frozenset()
+            for arg in n.args:
+                found |= deps[arg]
+            deps[n] = found
+    return deps
+
+
+def _pruned(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
+    """A smaller scan computing the ``used`` results, and where each of them moved."""
+    a = node.attrs
+    body: Graph = a["body"]
+    n_c, n_x = a["n_carry"], a["n_xs"]
+    n_y = len(body.outputs) - n_c
+    deps = _input_dependencies(body)
+    out_deps = [deps[o] for o in body.outputs]
+    carries = {i for kind, i in used if kind in ("final", "snap")}
+    ys = sorted(i for kind, i in used if kind == "y")
+    while True:  # a carry is needed if a needed result depends on it, through any steps
+        needed_inputs = set().union(*(out_deps[i] for i in carries), *(out_deps[n_c + j] for j in ys))
+        grown = {i for i in needed_inputs if i < n_c} - carries
+        if not grown:
+            break
+        carries |= grown
+    keep_c = sorted(carries)
+    keep_in = sorted(set(keep_c) | {i for i in needed_inputs if i >= n_c})
+    if len(keep_c) == n_c and len(ys) == n_y and len(keep_in) == len(body.inputs):
+        return None
+    keep_x = [i for i in keep_in if n_c <= i < n_c + n_x]
+    new_body = Graph(
+        [body.inputs[i] for i in keep_in],
+        [body.outputs[i] for i in keep_c] + [body.outputs[n_c + j] for j in ys],
+    )
+    if new_body.outputs:  # one dtype for the scan: what is left may be allowed another
+        dtype = new_body.outputs[0].dtype
+    else:
+        dtype = node.dtype
+    if any(o.dtype != dtype for o in new_body.outputs):
+        return None
+    new = make(
+        "scan",
+        tuple(node.args[i] for i in keep_in),
+        Attrs({**a, "body": new_body, "n_carry": len(keep_c), "n_xs": len(keep_x)}),
+    )
+    old_results = {(k, i): (off, n) for k, i, off, n in _results(node)}
+    new_results = {}
+    for k, i, off, n in _results(new):
+        old_index = keep_c[i] if k in ("final", "snap") else ys[i]
+        new_results[(k, old_index)] = off
+    moved = {}
+    for key, (offset, _) in old_results.items():
+        if key in new_results:
+            moved[key] = (offset, new_results[key])
+    return new, moved
+
+
+def prune_scans(graph: Graph) -> Graph:
+    plans: dict[Node, tuple[Node, dict]] = {}
+    users = None
+    outputs = {id(o) for o in graph.outputs}
+    for node in graph.nodes:
+        if node.op != "scan" or id(node) in outputs:
+            continue
+        if users is None:
+            users = graph.users
+        if not users[node]:
+            continue  # unused: dce erases it
+        used = _used(node, users[node])
+        if used is None:
+            continue
+        plan = _pruned(node, used)
+        if plan is not None:
+            plans[node] = plan
+    if not plans:
+        return graph
+    results = {node: _results(node) for node in plans}
+
+    def rule(user: Node) -> Node | None:
+        source = user.args[0]
+        plan = plans.get(source)
+        if plan is None:
+            return None
+        new, moved = plan
+        ((start, step, count),) = user.attrs["spec"]
+        if count == 0:
+            return dsl.constant(np.zeros(0), source.dtype)
+        low = min(start, start + step * (count - 1))
+        for kind, index, offset, n in results[source]:
+            if offset <= low < offset + n:
+                old, new_offset = moved[(kind, index)]
+                return dsl.slice(new, [(start - old + new_offset, step, count)])
+        raise AssertionError("prune_scans: a slice outside every result")
+
+    return rewrite(graph, {"slice": rule})
+
+
+__all__ = ["merge_scans", "prune_scans"]
