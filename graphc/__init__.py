@@ -16,6 +16,7 @@ This module only re-exports the public API; each piece lives in its own module.
 
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
+from graphc.custom import custom_jvp, custom_vjp
 from graphc.dsl import (
     abs,
     as_node,
@@ -87,6 +88,8 @@ __all__ = [
     "concatenate",
     "constant",
     "cos",
+    "custom_jvp",
+    "custom_vjp",
     "dot",
     "evaluate",
     "exp",

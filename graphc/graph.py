@@ -343,7 +343,9 @@ def inline(graph: Graph, args: Sequence[Node]) -> list[Node]:
         mapping[node] = arg
     for node in graph.nodes:
         if node not in mapping:
-            mapping[node] = rebuild(node, tuple(mapping[a] for a in node.args)) if node.args else node
+            mapping[node] = (
+                rebuild(node, tuple(mapping[a] for a in node.args)) if node.args else node
+            )
     return [mapping[o] for o in graph.outputs]
 
 

@@ -125,7 +125,12 @@ def scan(
     body, dtype = normalize(closure.graph, len(carries))
     policy = _policy(checkpoint, memory, carries, dtype, steps)
     node = make_scan(
-        body, [dsl.astype(c, dtype) for c in carries], stacked, closure.closed, steps, reverse,
+        body,
+        [dsl.astype(c, dtype) for c in carries],
+        stacked,
+        closure.closed,
+        steps,
+        reverse,
         checkpoint=policy,
     )
     finals = [dsl.astype(p, c.dtype) for p, c in zip(finals_of(node), carries)]
@@ -506,7 +511,11 @@ class _Adjoint:
         swept_outputs = outs[:n_c] + [y for y, m in zip(outs[n_c:], y_mask) if m]
         wrt = carry + [rows[k] for k in self.x_diff] + [closed[k] for k in self.k_diff]
         cts = reverse_sweep(swept_outputs, [*ct_carry, *ct_y], wrt)
-        ct_c, ct_x, ct_k = cts[:n_c], cts[n_c : n_c + len(self.x_diff)], cts[n_c + len(self.x_diff) :]
+        ct_c, ct_x, ct_k = (
+            cts[:n_c],
+            cts[n_c : n_c + len(self.x_diff)],
+            cts[n_c + len(self.x_diff) :],
+        )
         traj_cts = iter(ct_traj)
         new_ct_carry = []
         for i, c in enumerate(ct_c):
@@ -598,7 +607,7 @@ def scan_vjp(node: Node, ct: Node) -> tuple[Node | None, ...]:
         )
     result: list[Node | None] = list(ct_init)
     x_iter = iter(x_cts)
-    for k, x in enumerate(xs):
+    for k in range(len(xs)):
         if k in adjoint.x_diff:
             c = next(x_iter)
             result.append(_flip(c) if reverse else c)

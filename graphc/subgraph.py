@@ -87,7 +87,11 @@ def close_over(placeholders: Sequence[Node], outputs: Sequence[Node], prefix: st
         if status[node] != _DEPENDS:
             continue
         args = tuple(
-            mapping[a] if status[a] == _DEPENDS else a if status[a] == _CONSTANT else closure_input(a)
+            mapping[a]
+            if status[a] == _DEPENDS
+            else a
+            if status[a] == _CONSTANT
+            else closure_input(a)
             for a in node.args
         )
         mapping[node] = rebuild(node, args)

@@ -72,9 +72,7 @@ def hoist_rule(node: Node) -> Node | None:
     for n in body.nodes:
         if n not in mapping:
             mapping[n] = rebuild(n, tuple(mapping[arg] for arg in n.args)) if n.args else n
-    new_body = Graph(
-        [*inputs, *(mapping[n] for n in moved)], [mapping[o] for o in body.outputs]
-    )
+    new_body = Graph([*inputs, *(mapping[n] for n in moved)], [mapping[o] for o in body.outputs])
     return make("scan", (*node.args, *outside), Attrs({**a, "body": new_body}))
 
 

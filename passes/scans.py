@@ -20,12 +20,12 @@ instance a graph output that is the packed value itself) is left alone.
 
 from __future__ import annotations
 
+import numpy as np
+
 from graphc import dsl
 from graphc.graph import Graph
 from graphc.node import Attrs, Node
 from graphc.ops.base import make
-import numpy as np
-
 from graphc.ops.control import layout_of
 from graphc.shapes import size
 from passes.rewrite import rewrite
@@ -121,7 +121,9 @@ def _pruned(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
     carries = {i for kind, i in used if kind in ("final", "snap")}
     ys = sorted(i for kind, i in used if kind == "y")
     while True:  # a carry is needed if a needed result depends on it, through any steps
-        needed_inputs = set().union(*(out_deps[i] for i in carries), *(out_deps[n_c + j] for j in ys))
+        needed_inputs = set().union(
+            *(out_deps[i] for i in carries), *(out_deps[n_c + j] for j in ys)
+        )
         grown = {i for i in needed_inputs if i < n_c} - carries
         if not grown:
             break
@@ -148,7 +150,7 @@ def _pruned(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
     )
     old_results = {(k, i): (off, n) for k, i, off, n in _results(node)}
     new_results = {}
-    for k, i, off, n in _results(new):
+    for k, i, off, _ in _results(new):
         old_index = keep_c[i] if k in ("final", "snap") else ys[i]
         new_results[(k, old_index)] = off
     moved = {}

@@ -280,6 +280,63 @@ TABLE: dict[str, list[Case]] = {
     ],
 }
 
+# -- ops holding a graph (graphc.ops.control); their own tests: test_loops.py, test_custom_*.py
+
+
+def scan_case(c, xs, w, reverse=False):
+    def step(h, x):
+        h = gc.sin(h) * x + w * h
+        return h, gc.sum(h * x)
+
+    last, ys = gc.scan(step, c, xs, reverse=reverse)
+    return gc.concatenate([last, ys])
+
+
+def scan_ref(c, xs, w, reverse=False):
+    ys = [None] * len(xs)
+    for t in reversed(range(len(xs))) if reverse else range(len(xs)):
+        c = np.sin(c) * xs[t] + w * c
+        ys[t] = np.sum(c * xs[t])
+    return np.concatenate([c, np.array(ys, dtype=c.dtype)])
+
+
+@gc.custom_vjp
+def _cube(x):
+    return x * x * x
+
+
+@_cube.def_vjp
+def _(inputs, y, ct):
+    return (3.0 * inputs[0] * inputs[0] * ct,)
+
+
+@gc.custom_jvp
+def _log1pexp(x):
+    return gc.log1p(gc.exp(x))
+
+
+@_log1pexp.def_jvp
+def _(inputs, y, tangents):
+    return tangents[0] * gc.sigmoid(inputs[0])
+
+
+TABLE["scan"] = [
+    Case(scan_case, scan_ref, ((3,), (4, 3), (3,)), ("real", "real", "real")),
+    Case(
+        lambda c, xs, w: scan_case(c, xs, w, reverse=True),
+        lambda c, xs, w: scan_ref(c, xs, w, reverse=True),
+        ((2,), (3, 2), ()),
+        ("real", "real", "real"),
+        label="reverse",
+    ),
+]
+# Forward mode cannot go through a custom vjp (by design, as in JAX): its vjp is checked
+# against finite differences in test_custom_derivatives.py.
+TABLE["custom_vjp"] = [Case(_cube, lambda x: x * x * x, ((2, 3),), ("real",), "none")]
+TABLE["custom_jvp"] = [
+    Case(_log1pexp, lambda x: np.log1p(np.exp(x)), ((2, 3),), ("real",), fd_rtol=1e-5)
+]
+
 CASES = [
     pytest.param(name, case, id=f"{name}-{case.label or i}")
     for name, cases in TABLE.items()
@@ -306,6 +363,8 @@ def test_op_record_is_complete(name):
         "view",
         "concat",
         "unslice",
+        "scan",  # ops holding a graph (graphc.ops.control)
+        "custom",
     }
     assert callable(opdef.infer) and callable(opdef.evaluate)
     # Forward and reverse mode cover the same ops: a vjp rule without a jvp rule (or the other
@@ -315,7 +374,8 @@ def test_op_record_is_complete(name):
         assert opdef.lower is not None, "elementwise ops need the scalar code the JIT fuses"
     if opdef.commutative:
         assert opdef.kind == "elementwise"
-    assert isinstance(arity(opdef), int) or opdef.kind == "concat"  # verify checks arities
+    # verify checks arities; concatenations and ops holding a graph take any number
+    assert isinstance(arity(opdef), int) or opdef.kind in ("concat", "scan", "custom")
 
 
 # -- building a case --------------------------------------------------------------------------

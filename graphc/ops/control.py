@@ -23,8 +23,9 @@ carries); derivative rules are in :mod:`graphc.loops`.
 values. ``fun`` computes the output from all arguments; ``rule`` is the user's rule traced into a
 graph: for ``custom_vjp`` from ``(inputs..., closed..., y, ct)`` to one cotangent per input, for
 ``custom_jvp`` from ``(inputs..., closed..., y, tangents...)`` to the output's tangent. Values and
-compiled code are those of ``fun`` (the backend sees it inlined, through ``expand``).
-Closed-over values are constants for the rule: no derivative flows to them.
+compiled code are those of ``fun`` (the backend sees it inlined, through ``expand``). The rule
+gives the derivative with respect to the inputs; closed-over values are differentiated through
+``fun`` by the ordinary rules.
 """
 
 from __future__ import annotations
@@ -214,7 +215,9 @@ def _infer_custom(args, attrs):
         )
     for k, (arg, inp) in enumerate(zip(args, fun.inputs)):
         if arg.shape != inp.shape or arg.dtype != inp.dtype:
-            raise TypeError(f"{op}: argument {k} is {arg.type_str}, the function takes {inp.type_str}")
+            raise TypeError(
+                f"{op}: argument {k} is {arg.type_str}, the function takes {inp.type_str}"
+            )
     out = fun.outputs[0]
     return out.shape, out.dtype
 
@@ -236,22 +239,56 @@ def _missing_rule(node, kind: str):
     )
 
 
+def _closed_cotangents(node, ct) -> list:
+    """Cotangents of the closed-over arguments: reverse mode through the function as written."""
+    from graphc.autodiff import reverse_sweep
+    from graphc.ops.base import is_differentiable
+
+    closed = node.args[node.attrs["n_inputs"] :]
+    wrt = [c for c in closed if is_differentiable(c)]
+    if not wrt:
+        return [None] * len(closed)
+    (out,) = inline(node.attrs["fun"], node.args)
+    found = iter(reverse_sweep([out], [ct], wrt))
+    return [next(found) if is_differentiable(c) else None for c in closed]
+
+
+def _closed_tangent(node, tangents):
+    """The output's tangent from the closed-over arguments' tangents (forward mode through the
+    function as written), or None."""
+    from graphc.autodiff import forward_sweep
+
+    n = node.attrs["n_inputs"]
+    given = [(a, t) for a, t in zip(node.args[n:], tangents[n:]) if t is not None]
+    if not given:
+        return None
+    (out,) = inline(node.attrs["fun"], node.args)
+    (tangent,) = forward_sweep([out], [a for a, _ in given], [t for _, t in given])
+    return tangent
+
+
+def _sum(a, b):
+    return b if a is None else a if b is None else a + b
+
+
 def _custom_vjp_vjp(node, ct):
     rule = node.attrs["rule"]
     if rule is None:
         raise _missing_rule(node, "vjp")
-    n = node.attrs["n_inputs"]
     cts = inline(rule, [*node.args, node, ct])
-    return (*cts, *([None] * (len(node.args) - n)))
+    return (*cts, *_closed_cotangents(node, ct))
 
 
 def _custom_vjp_jvp(node, tangents):
-    name = node.attrs.get("name", "the function")
-    raise TypeError(
-        f"custom_vjp {name!r}: forward mode (jvp) cannot go through a function with a custom vjp "
-        "(its rule gives J^T u, not J v); define it with gc.custom_jvp instead, which serves "
-        "both modes"
-    )
+    n = node.attrs["n_inputs"]
+    if any(t is not None for t in tangents[:n]):
+        name = node.attrs.get("name", "the function")
+        raise TypeError(
+            f"custom_vjp {name!r}: forward mode (jvp) cannot go through a function with a "
+            "custom vjp (its rule gives J^T u, not J v); define it with gc.custom_jvp instead, "
+            "which serves both modes"
+        )
+    return _closed_tangent(node, tangents)
 
 
 def _custom_jvp_jvp(node, tangents):
@@ -261,14 +298,14 @@ def _custom_jvp_jvp(node, tangents):
     from graphc import dsl
 
     n = node.attrs["n_inputs"]
-    if all(t is None for t in tangents[:n]):
-        return None
-    seeds = [
-        dsl.zeros(a.shape, a.dtype) if t is None else dsl.astype(t, a.dtype)
-        for a, t in zip(node.args[:n], tangents[:n])
-    ]
-    (tangent,) = inline(rule, [*node.args, node, *seeds])
-    return tangent
+    tangent = None
+    if any(t is not None for t in tangents[:n]):
+        seeds = [
+            dsl.zeros(a.shape, a.dtype) if t is None else dsl.astype(t, a.dtype)
+            for a, t in zip(node.args[:n], tangents[:n])
+        ]
+        (tangent,) = inline(rule, [*node.args, node, *seeds])
+    return _sum(tangent, _closed_tangent(node, tangents))
 
 
 def _custom_jvp_vjp(node, ct):
@@ -287,7 +324,7 @@ def _custom_jvp_vjp(node, ct):
     wrt = [s for s, a in zip(seeds, node.args) if is_differentiable(a)]
     cts = iter(reverse_sweep([tangent], [ct], wrt))
     result = [next(cts) if is_differentiable(a) else None for a in node.args[:n]]
-    return (*result, *([None] * (len(node.args) - n)))
+    return (*result, *_closed_cotangents(node, ct))
 
 
 register(
