@@ -552,6 +552,12 @@ class _Adjoint:
             length,
             reverse=True,
         )
+        return self.unpack(node, ct_end, sums, rows)
+
+    def unpack(
+        self, node: Node, ct_end: Sequence[Node], sums: Sequence[Node], rows: Sequence[Node]
+    ) -> tuple[list[Node], list[Node], list[Node]]:
+        """The results of a reverse loop over this body (a scan or a revolve node)."""
         finals, ys = finals_of(node), ys_of(node)
         ct_start = [dsl.astype(f, c.dtype) for f, c in zip(finals[: self.n_c], ct_end)]
         new_sums = [dsl.astype(f, s.dtype) for f, s in zip(finals[self.n_c :], sums)]

@@ -52,6 +52,65 @@ class Access:
     row_stride: int  # elements between consecutive rows (stacked inputs), 0 for one row
 
 
+class Scratch:
+    """Byte ranges of a kernel's scratch workspace, each 64-byte aligned."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def take(self, nbytes: int) -> int:
+        start = self.size
+        self.size += _aligned(nbytes)
+        return start
+
+
+def carry_offsets(nodes) -> tuple[list[tuple[int, int]], int]:
+    """``(byte offset, bytes)`` of each carry in a buffer holding them all, and its size."""
+    offsets, total = [], 0
+    for node in nodes:
+        nbytes = size(node.shape) * ITEM_SIZES[node.dtype]
+        offsets.append((total, nbytes))
+        total += _aligned(nbytes)
+    return offsets, total
+
+
+def plan_accesses(
+    planner: Planner, node: Node, stacked: range, closed: range, scratch: Scratch
+) -> dict[int, Access]:
+    """How a body reads the stacked inputs (argument positions ``stacked``) and closed-over
+    values (``closed``) of ``node``: in place when their rows are contiguous, else staged."""
+    access: dict[int, Access] = {}
+    for position in [*stacked, *closed]:
+        arg = node.args[position]
+        layout = planner.layouts[arg]
+        is_stacked = position in stacked
+        row_shape = arg.shape[1:] if is_stacked else arg.shape
+        item = ITEM_SIZES[arg.dtype]
+        if isinstance(layout, Layout):
+            inner = layout.strides[1:] if is_stacked else layout.strides
+            if Layout(layout.base, 0, inner, layout.dtype).is_contiguous(row_shape):
+                stride = layout.strides[0] if is_stacked and arg.shape[0] > 1 else 0
+                access[position] = Access(None, stride)
+                continue
+            if is_stacked and layout.strides[0] == 0:  # every row the same: stage one row
+                access[position] = Access(scratch.take(size(row_shape) * item), 0)
+                continue
+        elif is_stacked:  # a scalar broadcast over the steps: one row of it
+            access[position] = Access(scratch.take(size(row_shape) * item), 0)
+            continue
+        rows = arg.shape[0] if is_stacked else 1
+        stride = size(row_shape) if is_stacked else 0
+        access[position] = Access(scratch.take(rows * size(row_shape) * item), stride)
+    return access
+
+
+def merge_constants(planner: Planner, body: Plan) -> list[int]:
+    """Append a body's constant arrays to the enclosing plan's table; their indices there."""
+    first = len(planner.constants)
+    planner.constants.extend(body.constants)
+    return list(range(first, first + len(body.constants)))
+
+
 @dataclass
 class ScanPlan:
     body: Plan
@@ -66,61 +125,26 @@ class ScanPlan:
 def prepare(planner: Planner, kernel: Kernel) -> None:
     """Plan the body of the scan ``kernel.root`` (see the module docstring)."""
     node = kernel.root
+    if node.op == "revolve":
+        from graphc.jit.revolve import prepare_revolve
+
+        prepare_revolve(planner, kernel)
+        return
     a = node.attrs
     n_c, n_x = a["n_carry"], a["n_xs"]
     body = make_plan(a["body"])
-    first = len(planner.constants)
-    planner.constants.extend(body.constants)
-    offset = 0
-
-    def take(nbytes: int) -> int:
-        nonlocal offset
-        start = offset
-        offset += _aligned(nbytes)
-        return start
-
-    carries, carry_bytes = [], 0
-    for arg in node.args[:n_c]:
-        nbytes = size(arg.shape) * ITEM_SIZES[arg.dtype]
-        carries.append((carry_bytes, nbytes))
-        carry_bytes += _aligned(nbytes)
-    buffer_a, buffer_b = take(carry_bytes), take(carry_bytes)
-    access: dict[int, Access] = {}
-    for position in range(n_c, len(node.args)):
-        arg = node.args[position]
-        layout = planner.layouts[arg]
-        stacked = position < n_c + n_x
-        row_shape = arg.shape[1:] if stacked else arg.shape
-        item = ITEM_SIZES[arg.dtype]
-        if isinstance(layout, Layout):
-            inner = layout.strides[1:] if stacked else layout.strides
-            if Layout(layout.base, 0, inner, layout.dtype).is_contiguous(row_shape):
-                stride = layout.strides[0] if stacked and arg.shape[0] > 1 else 0
-                access[position] = Access(None, stride)
-                continue
-            if stacked and layout.strides[0] == 0:  # every row the same: stage one row
-                access[position] = Access(take(size(row_shape) * item), 0)
-                continue
-        elif stacked:  # a scalar broadcast over the steps: one row of it
-            access[position] = Access(take(size(row_shape) * item), 0)
-            continue
-        rows = arg.shape[0] if stacked else 1
-        stride = size(row_shape) if stacked else 0
-        access[position] = Access(take(rows * size(row_shape) * item), stride)
-    workspace = take(body.workspace_bytes) if body.workspace_bytes else offset
-    kernel.scratch = max(offset, 1)
-    kernel.detail = ScanPlan(
-        body,
-        list(range(first, first + len(body.constants))),
-        carries,
-        buffer_a,
-        buffer_b,
-        workspace,
-        access,
-    )
+    constants = merge_constants(planner, body)
+    scratch = Scratch()
+    carries, carry_bytes = carry_offsets(node.args[:n_c])
+    buffer_a, buffer_b = scratch.take(carry_bytes), scratch.take(carry_bytes)
+    stacked, closed = range(n_c, n_c + n_x), range(n_c + n_x, len(node.args))
+    access = plan_accesses(planner, node, stacked, closed, scratch)
+    workspace = scratch.take(body.workspace_bytes)
+    kernel.scratch = scratch.size
+    kernel.detail = ScanPlan(body, constants, carries, buffer_a, buffer_b, workspace, access)
 
 
-def _body_function(emitter, plan: Plan) -> str:
+def body_function(emitter, plan: Plan) -> str:
     """The name of the body's function in the emitter's module, emitted on first use."""
     from graphc.jit.codegen import emit_function
 
@@ -136,7 +160,7 @@ def _body_function(emitter, plan: Plan) -> str:
     return name
 
 
-def _copy(fb: FunctionBuilder, source: str, target: str, count: int, dtype: str) -> None:
+def copy_elements(fb: FunctionBuilder, source: str, target: str, count: int, dtype: str) -> None:
     """``count`` elements from ``source`` to ``target`` (non-overlapping)."""
     if count == 0:
         return
@@ -145,7 +169,7 @@ def _copy(fb: FunctionBuilder, source: str, target: str, count: int, dtype: str)
     fb.emit(f"call void @llvm.memcpy.p0.p0.i64(ptr {target}, ptr {source}, i64 {nbytes}, i1 false)")
 
 
-def _materialise(emitter, node: Node, target: str) -> None:
+def materialise(emitter, node: Node, target: str) -> None:
     """Write ``node``'s value (any layout, a scalar included) row-major at ``target``."""
     fb = emitter.fb
     if node.size == 0:
@@ -162,7 +186,7 @@ def _materialise(emitter, node: Node, target: str) -> None:
         return
     assert isinstance(layout, Layout)
     if layout.is_contiguous(node.shape):
-        _copy(fb, emitter.element_pointer(layout, 0), target, node.size, node.dtype)
+        copy_elements(fb, emitter.element_pointer(layout, 0), target, node.size, node.dtype)
         return
     indices, states = emitter.open_loops(tuple(d for d in node.shape))
     source = emitter.element_pointer(layout, emitter.offset(layout.strides, indices))
@@ -187,43 +211,19 @@ def lower_scan(emitter, kernel: Kernel) -> None:
     carry_a = [fb.gep_bytes(scratch, detail.buffer_a + o) for o, _ in detail.carries]
     carry_b = [fb.gep_bytes(scratch, detail.buffer_b + o) for o, _ in detail.carries]
     for arg, target in zip(node.args[:n_c], carry_a):
-        _materialise(emitter, arg, target)
-    # Where the body reads each stacked input and closed-over value.
-    bases: dict[int, str] = {}
-    for position, access in detail.access.items():
-        arg = node.args[position]
-        if access.staged is None:
-            layout = emitter.layout(arg)
-            assert isinstance(layout, Layout)
-            bases[position] = emitter.element_pointer(layout, 0)
-            continue
-        target = fb.gep_bytes(scratch, access.staged)
-        stacked = position < n_c + n_x
-        layout = emitter.layout(arg)
-        if stacked and (layout == SCALAR or layout.strides[0] == 0):  # type: ignore[union-attr]
-            _materialise_row(emitter, arg, target)  # one row, the same at every step
-        else:
-            _materialise(emitter, arg, target)
-        bases[position] = target
-    constants = [
-        emitter.pointer(Layout(("const", k), 0, (), c.dtype.name))
-        for k, c in zip(detail.constants, detail.body.constants)
-    ]
+        materialise(emitter, arg, target)
+    bases = bind_accesses(emitter, node, detail.access, scratch, range(n_c, n_c + n_x))
+    constants = constant_pointers(emitter, detail.constants, detail.body)
     workspace = fb.gep_bytes(scratch, detail.workspace)
-    name = _body_function(emitter, detail.body)
+    name = body_function(emitter, detail.body)
     closed = [bases[p] for p in range(n_c + n_x, len(node.args))]
-
-    def row(pointer: str, stride: int, t: str, dtype_: str) -> str:
-        if stride == 0:
-            return pointer
-        return fb.gep(pointer, fb.index_arith("mul nsw", t, stride), dtype_)
 
     def step(p: str, source: list[str], target: list[str]) -> None:
         t = fb.index_arith("sub nsw", steps - 1, p) if a["reverse"] else p
         if store:
             _snapshot(fb, p, store, source, out, packed, detail, dtype)
         xs = [
-            row(bases[q], detail.access[q].row_stride, t, node.args[q].dtype)
+            row(fb, bases[q], detail.access[q].row_stride, t, node.args[q].dtype)
             for q in range(n_c, n_c + n_x)
         ]
         ys = []
@@ -247,7 +247,42 @@ def lower_scan(emitter, kernel: Kernel) -> None:
         final = carry_b
     for pointer, (offset, shape), arg in zip(final, packed.finals, node.args):
         if size(shape):
-            _copy(fb, pointer, fb.gep(out, offset, dtype), size(shape), arg.dtype)  # type: ignore[arg-type]
+            copy_elements(fb, pointer, fb.gep(out, offset, dtype), size(shape), arg.dtype)  # type: ignore[arg-type]
+
+
+def row(fb: FunctionBuilder, pointer: str, stride: int, t: str, dtype: str) -> str:
+    """Row ``t`` of a stacked input read at ``pointer`` with ``stride`` elements per row."""
+    if stride == 0:
+        return pointer
+    return fb.gep(pointer, fb.index_arith("mul nsw", t, stride), dtype)
+
+
+def bind_accesses(emitter, node: Node, access: dict[int, Access], scratch: str, stacked) -> dict:
+    """Pointers the body reads each argument of ``access`` at (staging copies first)."""
+    fb = emitter.fb
+    bases: dict[int, str] = {}
+    for position, how in access.items():
+        arg = node.args[position]
+        layout = emitter.layout(arg)
+        if how.staged is None:
+            assert isinstance(layout, Layout)
+            bases[position] = emitter.element_pointer(layout, 0)
+            continue
+        target = fb.gep_bytes(scratch, how.staged)
+        if position in stacked and (layout == SCALAR or layout.strides[0] == 0):
+            _materialise_row(emitter, arg, target)  # one row, the same at every step
+        else:
+            materialise(emitter, arg, target)
+        bases[position] = target
+    return bases
+
+
+def constant_pointers(emitter, indices: list[int], body: Plan) -> list[str]:
+    """Pointers to a body's constant arrays (kernel parameters: the enclosing table's)."""
+    return [
+        emitter.pointer(Layout(("const", k), 0, (), c.dtype.name))
+        for k, c in zip(indices, body.constants)
+    ]
 
 
 def _materialise_row(emitter, arg: Node, target: str) -> None:
@@ -293,7 +328,7 @@ def _snapshot(fb, p: str, store: int, source, out, packed, detail: ScanPlan, dty
     for pointer, (offset, shape) in zip(source, packed.snapshots):
         per_row = size(shape[1:])
         start = fb.index_arith("add nsw", fb.index_arith("mul nsw", index, per_row), offset)
-        _copy(fb, pointer, fb.gep(out, start, dtype), per_row, dtype)
+        copy_elements(fb, pointer, fb.gep(out, start, dtype), per_row, dtype)
     if store != 1:
         fb.emit(f"br label %{after}")
         fb.label(after)

@@ -42,7 +42,7 @@ from graphc.ops.base import OpDef, register
 from graphc.shapes import fmt, size
 
 # Ops whose nodes hold graphs: the pass driver maps passes over their bodies.
-SUBGRAPH_OPS = frozenset({"scan", "custom_vjp", "custom_jvp"})
+SUBGRAPH_OPS = frozenset({"scan", "revolve", "custom_vjp", "custom_jvp"})
 
 # -- scan ---------------------------------------------------------------------------------------
 
@@ -84,6 +84,8 @@ def scan_layout(body: Graph, n_carry: int, length: int, store: int) -> ScanLayou
 
 def layout_of(node: Node) -> ScanLayout:
     a = node.attrs
+    if node.op == "revolve":  # packed as the reverse scan of its adjoint body
+        return scan_layout(a["adjoint"], a["n_adjoint_carry"], a["length"], 0)
     return scan_layout(a["body"], a["n_carry"], a["length"], a["store"])
 
 
@@ -196,6 +198,88 @@ def _lower_scan(emitter, kernel):
     from graphc.jit.scan import lower_scan
 
     lower_scan(emitter, kernel)
+
+
+# -- revolve: a reverse scan over carries recomputed on the binomial schedule (graphc.revolve) ----
+
+
+def _infer_revolve(args, attrs):
+    forward, adjoint = attrs.get("forward"), attrs.get("adjoint")
+    if not isinstance(forward, Graph) or not isinstance(adjoint, Graph):
+        raise TypeError("revolve: the forward and adjoint bodies must be graphs")
+    length, slots = attrs.get("length"), attrs.get("slots")
+    counts = [attrs.get(k) for k in ("n_carry", "n_adjoint_carry", "n_rows")]
+    for name, value in (("length", length), ("slots", slots), *zip(("counts",) * 3, counts)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"revolve: {name} must be a non-negative int, got {value!r}")
+    if slots < 1:
+        raise ValueError("revolve: at least one slot is needed")
+    n_c, n_r, n_rows = counts
+    n_k = len(args) - n_c - n_r - n_rows
+    closed = args[n_c + n_r + n_rows :]
+    rows = args[n_c + n_r : n_c + n_r + n_rows]
+    n_fx = len(forward.inputs) - n_c - n_k
+    if n_k < 0 or n_fx < 0 or n_fx > n_rows or len(forward.outputs) != n_c:
+        raise ValueError("revolve: the arguments do not match the forward body")
+    # The forward body is a carry-only scan body over the first rows; the adjoint a scan body
+    # over the trajectory then the rows.
+    _infer_scan((*args[:n_c], *rows[:n_fx], *closed), _scan_attrs(forward, length, n_c, n_fx))
+    traj = [_stacked(c, length) for c in forward.inputs[:n_c]]
+    return _infer_scan(
+        (*args[n_c : n_c + n_r], *traj, *rows, *closed),
+        _scan_attrs(adjoint, length, n_r, n_c + n_rows),
+    )
+
+
+class _Type:
+    """A stand-in argument of a given type (for reusing the scan's type rule)."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def type_str(self) -> str:
+        return f"{dtypes.SHORT_NAMES[self.dtype]}[{','.join(map(str, self.shape))}]"
+
+
+def _stacked(node, length):
+    return _Type((length, *node.shape), node.dtype)
+
+
+def _scan_attrs(body, length, n_carry, n_xs):
+    return {
+        "body": body,
+        "length": length,
+        "reverse": False,
+        "n_carry": n_carry,
+        "n_xs": n_xs,
+        "store": 0,
+        "checkpoint": 1,
+    }
+
+
+def _evaluate_revolve(node, *arrays):
+    from graphc.revolve import evaluate_revolve
+
+    return evaluate_revolve(node, *arrays)
+
+
+def _revolve_vjp(node, ct):
+    from graphc.revolve import revolve_vjp
+
+    return revolve_vjp(node, ct)
+
+
+def _revolve_jvp(node, tangents):
+    from graphc.revolve import revolve_jvp
+
+    return revolve_jvp(node, tangents)
+
+
+def _lower_revolve(emitter, kernel):
+    from graphc.jit.revolve import lower_revolve
+
+    lower_revolve(emitter, kernel)
 
 
 # -- custom derivatives -------------------------------------------------------------------------
@@ -337,6 +421,16 @@ register(
         _scan_jvp,
         lower=_lower_scan,
         doc="a loop: the body graph applied length times to carries and rows of stacked inputs",
+    ),
+    OpDef(
+        "revolve",
+        "scan",
+        _infer_revolve,
+        _evaluate_revolve,
+        _revolve_vjp,
+        _revolve_jvp,
+        lower=_lower_revolve,
+        doc="reverse mode through a loop, carries recomputed on the binomial schedule",
     ),
     OpDef(
         "custom_vjp",
