@@ -301,9 +301,7 @@ def lower_revolve(emitter, kernel: Kernel) -> None:
         code.jump(descend)
         fb.label(done)
         final = adjoint_b if (steps - 1) % 2 == 0 else adjoint_a
-    for (offset, shape), (buffer_offset, _), arg in zip(
-        packed.finals, d.adjoint_carries, node.args[n_c : n_c + n_r]
-    ):
+    for (offset, shape), (buffer_offset, _) in zip(packed.finals, d.adjoint_carries):
         if size(shape):
             source = fb.gep_bytes(final, buffer_offset)
             copy_elements(fb, source, fb.gep(out, offset, dtype), size(shape), dtype)
