@@ -39,7 +39,7 @@ import functools
 from collections.abc import Callable, Sequence
 
 from graphc import dsl
-from graphc.graph import Graph
+from graphc.graph import Graph, inline
 from graphc.node import Attrs, Node
 from graphc.ops.base import make
 from graphc.shapes import fmt
@@ -93,22 +93,23 @@ class _Custom:
         return make(self.op, (*inputs, *closed), attrs)
 
     def _trace_rule(self, where: str, inputs: list[Node], out: Node, fun_closed: Sequence[Node]):
-        """The rule as a graph over (inputs..., closed..., y, seed...), and what it closes over."""
+        """The rule as a graph over (inputs..., closed..., y, seed...), and the outer nodes it
+        closes over that the function does not (a node both use is one argument)."""
         params = [placeholder(f"a{k}", a.shape, a.dtype) for k, a in enumerate(inputs)]
         y = placeholder("y", out.shape, out.dtype)
         seeds = self._seeds(params, y)
         results = self._call_rule(where, tuple(params), y, seeds, inputs)
         traced = close_over([*params, y, *seeds], results, prefix="r")
-        graph = traced.graph
-        count = len(params)
-        unused = [placeholder(f"k{k}", c.shape, c.dtype) for k, c in enumerate(fun_closed)]
-        ordered = [
-            *graph.inputs[:count],
-            *unused,
-            *graph.inputs[count + 1 + len(seeds) :],
-            *graph.inputs[count : count + 1 + len(seeds)],
+        shared = [placeholder(f"k{k}", c.shape, c.dtype) for k, c in enumerate(fun_closed)]
+        position = {id(c): k for k, c in enumerate(fun_closed)}
+        new = [c for c in traced.closed if id(c) not in position]
+        own = [placeholder(f"r{k}", c.shape, c.dtype) for k, c in enumerate(new)]
+        mine = iter(own)
+        closure = [
+            shared[position[id(c)]] if id(c) in position else next(mine) for c in traced.closed
         ]
-        return Graph(ordered, list(graph.outputs)), list(traced.closed)
+        rule_outputs = inline(traced.graph, [*params, y, *seeds, *closure])
+        return Graph([*params, *shared, *own, y, *seeds], rule_outputs), new
 
     def _seeds(self, params: list[Node], y: Node) -> list[Node]:
         raise NotImplementedError

@@ -84,9 +84,18 @@ def make_pass(name: str, unsafe_math: bool = False) -> Pass:
     if factory is None:
         raise ValueError(f"unknown pass {name!r}; the passes are {', '.join(PASS_NAMES)}")
     function = factory(unsafe_math)
+    key = (name, unsafe_math)
 
     def apply(graph: Graph) -> Graph:
-        return function(map_subgraphs(graph, apply))
+        # A pass is a pure function: a graph it left unchanged once (with its bodies) it leaves
+        # unchanged again. Remembered on the graph, so a body is not re-walked every round.
+        fixed = graph.__dict__.setdefault("_fixed_under", set())
+        if key in fixed:
+            return graph
+        new = function(map_subgraphs(graph, apply))
+        if new is graph:
+            fixed.add(key)
+        return new
 
     return apply
 

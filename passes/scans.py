@@ -23,11 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import dsl
-from graphc.graph import Graph
+from graphc.graph import Graph, topological_order
 from graphc.node import Attrs, Node
 from graphc.ops.base import make
 from graphc.ops.control import layout_of
 from graphc.shapes import size
+from passes.dce import dce
 from passes.rewrite import rewrite
 
 # -- merge_scans --------------------------------------------------------------------------------
@@ -80,34 +81,82 @@ def _results(node: Node) -> list[tuple[str, int, int, int]]:
 
 def _used(node: Node, users: list[Node]) -> set[tuple[str, int]] | None:
     """The results of ``node`` its users read, or None if a user is not a slice within one."""
-    results = _results(node)
     used: set[tuple[str, int]] = set()
     for user in users:
         if user.op != "slice":
             return None
-        ((start, step, count),) = user.attrs["spec"]
-        if count == 0:
+        if user.attrs["spec"][0][2] == 0:
             continue
-        last = start + step * (count - 1)
-        low, high = min(start, last), max(start, last)
-        for kind, index, offset, n in results:
-            if offset <= low and high < offset + n:
-                used.add((kind, index))
-                break
-        else:
+        which = _result_of(node, user)
+        if which is None:
             return None
+        used.add(which)
     return used
 
 
 def _input_dependencies(body: Graph) -> dict[Node, frozenset[int]]:
+    """For each node of ``body``, the positions of the inputs it depends on. A slice of a
+    nested scan's result depends only on the arguments that result depends on, so a carry that
+    only feeds another result of a nested loop is not kept alive by it."""
     deps: dict[Node, frozenset[int]] = {n: frozenset((k,)) for k, n in enumerate(body.inputs)}
+    nested: dict[Node, dict] = {}
     for n in body.nodes:
-        if n not in deps:
-            found: frozenset[int] = frozenset()
-            for arg in n.args:
-                found |= deps[arg]
-            deps[n] = found
+        if n in deps:
+            continue
+        source = n.args[0] if n.op == "slice" else None
+        if source is not None and source.op == "scan":
+            if source not in nested:
+                nested[source] = _result_dependencies(source)
+            which = _result_of(source, n)
+            if which is not None:
+                found: frozenset[int] = frozenset()
+                for position in nested[source][which]:
+                    found |= deps[source.args[position]]
+                deps[n] = found
+                continue
+        found = frozenset()
+        for arg in n.args:
+            found |= deps[arg]
+        deps[n] = found
     return deps
+
+
+def _result_of(node: Node, user: Node) -> tuple[str, int] | None:
+    """The result of the scan ``node`` that the slice ``user`` reads, if it reads one."""
+    ((start, step, count),) = user.attrs["spec"]
+    if count == 0:
+        return None
+    last = start + step * (count - 1)
+    low, high = min(start, last), max(start, last)
+    for kind, index, offset, n in _results(node):
+        if offset <= low and high < offset + n:
+            return kind, index
+    return None
+
+
+def _result_dependencies(node: Node) -> dict[tuple[str, int], frozenset[int]]:
+    """For each result of a scan, the positions of the arguments it depends on (a final carry
+    depends on what its updates depend on, over any number of steps)."""
+    body: Graph = node.attrs["body"]
+    n_c = node.attrs["n_carry"]
+    deps = _input_dependencies(body)
+    out_deps = [deps[o] for o in body.outputs]
+
+    def closure(start: frozenset[int]) -> frozenset[int]:
+        found = set(start)
+        while True:
+            more = set().union(*(out_deps[i] for i in found if i < n_c)) - found
+            if not more:
+                return frozenset(found)
+            found |= more
+
+    result = {}
+    for kind, index, _, _ in _results(node):
+        if kind == "y":
+            result[(kind, index)] = closure(out_deps[n_c + index])
+        else:
+            result[(kind, index)] = closure(out_deps[index] | {index})
+    return result
 
 
 def _pruned(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
@@ -129,20 +178,18 @@ def _pruned(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
             break
         carries |= grown
     keep_c = sorted(carries)
-    keep_in = sorted(set(keep_c) | {i for i in needed_inputs if i >= n_c})
+    outputs = [body.outputs[i] for i in keep_c] + [body.outputs[n_c + j] for j in ys]
+    # The body without the dropped results; nested scans then drop what only those needed.
+    trimmed = _clean(Graph(list(body.inputs), outputs))
+    referenced = set(topological_order(trimmed.outputs))
+    used_inputs = {k for k, inp in enumerate(body.inputs) if inp in referenced}
+    if any(k < n_c and k not in carries for k in used_inputs):
+        return None  # a dropped carry is still read: the dependencies were too optimistic
+    keep_in = sorted(set(keep_c) | used_inputs)
     if len(keep_c) == n_c and len(ys) == n_y and len(keep_in) == len(body.inputs):
         return None
     keep_x = [i for i in keep_in if n_c <= i < n_c + n_x]
-    new_body = Graph(
-        [body.inputs[i] for i in keep_in],
-        [body.outputs[i] for i in keep_c] + [body.outputs[n_c + j] for j in ys],
-    )
-    if new_body.outputs:  # one dtype for the scan: what is left may be allowed another
-        dtype = new_body.outputs[0].dtype
-    else:
-        dtype = node.dtype
-    if any(o.dtype != dtype for o in new_body.outputs):
-        return None
+    new_body = Graph([body.inputs[i] for i in keep_in], list(trimmed.outputs))
     new = make(
         "scan",
         tuple(node.args[i] for i in keep_in),
@@ -158,6 +205,14 @@ def _pruned(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
         if key in new_results:
             moved[key] = (offset, new_results[key])
     return new, moved
+
+
+def _clean(graph: Graph) -> Graph:
+    while True:
+        new = dce(prune_scans(graph))
+        if new is graph:
+            return graph
+        graph = new
 
 
 def prune_scans(graph: Graph) -> Graph:

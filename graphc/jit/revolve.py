@@ -4,14 +4,15 @@ The kernel runs the schedule of :func:`graphc.revolve.actions` as native code: t
 the same split ``m = max(1, n - C(s - 1 + r, r))`` computed at run time, the same stack of
 pending left parts. So the code does not depend on the number of steps, and memory is what the
 schedule promises: ``slots`` carries, three working carries (the two an advance alternates
-between, one for the carry a turn reads), two of the adjoint's carries, a stack of ``2 slots``
-integers, and the bodies' workspace.
+between, one for the carry a turn reads), one buffer of the adjoint's carries, a stack of
+``2 slots`` integers, and the bodies' workspace.
 
 - *advance* ``count`` steps from a slot: the forward body (carries only) called ``count`` times,
   alternating between two working buffers; the result is copied where it is kept.
 - *turn* at step ``t``: the adjoint body called once on the carry entering step ``t``, its own
-  carries alternating between two buffers by the parity of ``T - 1 - t`` (turns come in order
-  ``t = T-1 .. 0``), writing row ``t`` of each per-step result in place.
+  carries alternating by the parity of ``T - 1 - t`` (turns come in order ``t = T-1 .. 0``)
+  between a buffer and their final place in the packed result, as a scan's do, writing row
+  ``t`` of each per-step result in place.
 
 Both bodies are functions emitted once per module (:func:`graphc.jit.scan.body_function`);
 arguments are read as a scan's are (:func:`graphc.jit.scan.plan_accesses`).
@@ -52,7 +53,7 @@ class RevolvePlan:
     adjoint_carries: list[tuple[int, int]]
     slots: int  # byte offsets in the scratch space:
     work: tuple[int, int, int]
-    adjoint_buffers: tuple[int, int]
+    adjoint_buffer: int
     pending: int
     workspace: int
     access: dict[int, Access]
@@ -78,7 +79,7 @@ def prepare_revolve(planner: Planner, kernel: Kernel) -> None:
     slots = scratch.take(a["slots"] * carry_bytes)
     work = (scratch.take(carry_bytes), scratch.take(carry_bytes), scratch.take(carry_bytes))
     adjoint_carries, adjoint_bytes = carry_offsets(node.args[n_c : n_c + n_r])
-    buffers = (scratch.take(adjoint_bytes), scratch.take(adjoint_bytes))
+    buffer = scratch.take(adjoint_bytes)
     pending = scratch.take(16 * a["slots"])
     access = plan_accesses(planner, node, rows, closed, scratch)
     workspace = scratch.take(max(forward.workspace_bytes, adjoint.workspace_bytes))
@@ -93,7 +94,7 @@ def prepare_revolve(planner: Planner, kernel: Kernel) -> None:
         adjoint_carries,
         slots,
         work,
-        buffers,
+        buffer,
         pending,
         workspace,
         access,
@@ -174,10 +175,12 @@ def lower_revolve(emitter, kernel: Kernel) -> None:
                 arg.dtype,
             )
 
-    adjoint_a, adjoint_b = region(d.adjoint_buffers[0]), region(d.adjoint_buffers[1])
-    for arg, target in zip(node.args[n_c : n_c + n_r], pieces(adjoint_a, d.adjoint_carries)):
+    # The adjoint's carries alternate between A and their final place P, ending in P.
+    adjoint_a = pieces(region(d.adjoint_buffer), d.adjoint_carries)
+    adjoint_p = [fb.gep(out, offset, dtype) if out else scratch for offset, _ in packed.finals]
+    first = adjoint_p if steps % 2 == 0 else adjoint_a
+    for arg, target in zip(node.args[n_c : n_c + n_r], first):
         materialise(emitter, arg, target)
-    final = adjoint_a
     if steps:
         slot0 = region(d.slots)
         for arg, target in zip(node.args[:n_c], pieces(slot0, d.carries)):
@@ -228,9 +231,14 @@ def lower_revolve(emitter, kernel: Kernel) -> None:
             copy_carries(last, target, d.carries, node.args[:n_c])
 
         def turn(t: str, carry: str) -> None:
+            # Turn q = T-1-t reads the carries where turn q-1 left them: P then A when T is
+            # even, A then P when it is odd.
             odd = code.cmp("ne", code.op("and", code.op("sub nsw", steps - 1, t), 1), 0)
-            src = code.select(odd, adjoint_b, adjoint_a)
-            dst = code.select(odd, adjoint_a, adjoint_b)
+            even_first, odd_first = (
+                (adjoint_p, adjoint_a) if steps % 2 == 0 else (adjoint_a, adjoint_p)
+            )
+            src = [code.select(odd, o, e) for e, o in zip(even_first, odd_first)]
+            dst = [code.select(odd, e, o) for e, o in zip(even_first, odd_first)]
             ys = []
             for offset, shape in packed.ys:
                 per_row = size(shape[1:])
@@ -239,11 +247,11 @@ def lower_revolve(emitter, kernel: Kernel) -> None:
             call(
                 adjoint_name,
                 [
-                    *pieces(src, d.adjoint_carries),
+                    *src,
                     *pieces(carry, d.carries),
                     *rows_at(t, rows),
                     *closed,
-                    *pieces(dst, d.adjoint_carries),
+                    *dst,
                     *ys,
                     workspace,
                     *adjoint_constants,
@@ -300,11 +308,6 @@ def lower_revolve(emitter, kernel: Kernel) -> None:
         code.set(n_var, fb.load(where, dtypes.INT64).text)
         code.jump(descend)
         fb.label(done)
-        final = adjoint_b if (steps - 1) % 2 == 0 else adjoint_a
-    for (offset, shape), (buffer_offset, _) in zip(packed.finals, d.adjoint_carries):
-        if size(shape):
-            source = fb.gep_bytes(final, buffer_offset)
-            copy_elements(fb, source, fb.gep(out, offset, dtype), size(shape), dtype)
 
 
 def _split(code: _Code, emitter, n: str, s: str) -> str:

@@ -4,15 +4,18 @@
 its own (:func:`graphc.jit.plan.make_plan`; nested scans recurse), appends the body's constant
 arrays to the enclosing plan's table, and lays out the kernel's scratch workspace:
 
-- two carry buffers ``A`` and ``B`` (every carry, each 64-byte aligned): step ``p`` reads one
-  and writes the other, so no carry is ever copied between steps; the loop runs two steps per
-  iteration (``A -> B``, ``B -> A``) and a last odd one;
+- one carry buffer ``A`` (every carry, each 64-byte aligned): the other buffer of the pair
+  the steps alternate between is the final carries' place in the packed result ``P``, so no
+  carry is ever copied between steps, nor at the end. The initial carries go to ``P`` when the
+  number of steps is even, to ``A`` when it is odd; the loop runs two steps per iteration
+  (``P -> A``, ``A -> P``, or the other way round and a last odd step ``A -> P``), and the last
+  step always writes ``P``;
 - staged copies of arguments the body cannot read in place: a stacked input whose rows are not
   contiguous, a closed-over value that is strided or a scalar held in a register;
 - the body's own workspace.
 
 :func:`lower_scan` (the ``scan`` record's ``lower``) writes the kernel: copy the initial carries
-into ``A``, the loop, then the final carries into the packed result. The body is
+(see above), the loop; the final carries are then in place. The body is
 :func:`graphc.jit.codegen.emit_function` of its plan, called with pointers: the carries in and
 out, row ``t`` of each stacked input, the closed-over values, row ``t`` of each per-step output
 (written in place in the packed result), its workspace and constants. A body of at most
@@ -116,8 +119,7 @@ class ScanPlan:
     body: Plan
     constants: list[int]  # the body's constant k is the enclosing plan's constants[k]
     carries: list[tuple[int, int]]  # (byte offset in A or B, bytes) per carry
-    buffer_a: int
-    buffer_b: int
+    buffer: int  # byte offset of the carry buffer A
     workspace: int  # byte offset of the body's workspace
     access: dict[int, Access]  # argument position -> how the body reads it (xs and closed)
 
@@ -136,12 +138,12 @@ def prepare(planner: Planner, kernel: Kernel) -> None:
     constants = merge_constants(planner, body)
     scratch = Scratch()
     carries, carry_bytes = carry_offsets(node.args[:n_c])
-    buffer_a, buffer_b = scratch.take(carry_bytes), scratch.take(carry_bytes)
+    buffer = scratch.take(carry_bytes)
     stacked, closed = range(n_c, n_c + n_x), range(n_c + n_x, len(node.args))
     access = plan_accesses(planner, node, stacked, closed, scratch)
     workspace = scratch.take(body.workspace_bytes)
     kernel.scratch = scratch.size
-    kernel.detail = ScanPlan(body, constants, carries, buffer_a, buffer_b, workspace, access)
+    kernel.detail = ScanPlan(body, constants, carries, buffer, workspace, access)
 
 
 def body_function(emitter, plan: Plan) -> str:
@@ -208,9 +210,10 @@ def lower_scan(emitter, kernel: Kernel) -> None:
     out = emitter.element_pointer(out_layout, 0) if node.size else None
     scratch = emitter.pointer(Layout(kernel.scratch_base, 0, (), dtypes.BOOL))
     dtype = node.dtype
-    carry_a = [fb.gep_bytes(scratch, detail.buffer_a + o) for o, _ in detail.carries]
-    carry_b = [fb.gep_bytes(scratch, detail.buffer_b + o) for o, _ in detail.carries]
-    for arg, target in zip(node.args[:n_c], carry_a):
+    carry_a = [fb.gep_bytes(scratch, detail.buffer + o) for o, _ in detail.carries]
+    in_place = [fb.gep(out, offset, dtype) if out else scratch for offset, _ in packed.finals]
+    first, second = (in_place, carry_a) if steps % 2 == 0 else (carry_a, in_place)
+    for arg, target in zip(node.args[:n_c], first):
         materialise(emitter, arg, target)
     bases = bind_accesses(emitter, node, detail.access, scratch, range(n_c, n_c + n_x))
     constants = constant_pointers(emitter, detail.constants, detail.body)
@@ -238,16 +241,11 @@ def lower_scan(emitter, kernel: Kernel) -> None:
     if pairs:
         (i,), states = emitter.open_loops((pairs,))
         p0 = fb.index_arith("mul nsw", i, 2)
-        step(p0, carry_a, carry_b)
-        step(fb.index_arith("add nsw", p0, 1), carry_b, carry_a)
+        step(p0, first, second)
+        step(fb.index_arith("add nsw", p0, 1), second, first)
         emitter.close_loops(states)
-    final = carry_a
-    if odd:
-        step(str(steps - 1), carry_a, carry_b)
-        final = carry_b
-    for pointer, (offset, shape), arg in zip(final, packed.finals, node.args):
-        if size(shape):
-            copy_elements(fb, pointer, fb.gep(out, offset, dtype), size(shape), arg.dtype)  # type: ignore[arg-type]
+    if odd:  # then the initial carries were put in A
+        step(str(steps - 1), carry_a, in_place)
 
 
 def row(fb: FunctionBuilder, pointer: str, stride: int, t: str, dtype: str) -> str:
