@@ -93,9 +93,7 @@ def main() -> None:
 
     f, g = gradient(P0)
     fd = finite_differences(P0, steps)
-    print(
-        f"Lotka-Volterra, RK4, h = {H}, {steps} steps, parameters (a, b, d, g) = {tuple(P0.tolist())}"
-    )
+    print(f"Lotka-Volterra, RK4, h = {H}, {steps} steps, (a, b, d, g) = {tuple(P0.tolist())}")
     print(f"loss of the final state      {f:.15f} (numpy integrator: {loss_numpy(P0, steps):.15f})")
     print(f"gradient (reverse loop)      {np.array2string(g, precision=10)}")
     print(f"central finite differences   {np.array2string(fd, precision=10)}")
