@@ -11,7 +11,16 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ORDER = ("helmholtz", "higher_order", "overhead", "batch", "swell", "mlp", "compile_time")
+ORDER = (
+    "helmholtz",
+    "higher_order",
+    "overhead",
+    "batch",
+    "swell",
+    "mlp",
+    "compile_time",
+    "loops",
+)
 
 
 def load(name: str) -> ModuleType:
