@@ -4,6 +4,7 @@
     python benchmarks/worker.py compile TOOL KIND SIZE [CACHE_DIR]
                                                          compile time of a generated graph
     python benchmarks/worker.py sympy_swell N            SymPy's derivative of the logistic map
+    python benchmarks/worker.py blocks TOOL D K          compile and run a model of K blocks
 
 A fresh process is what these mean: peak RSS of one job, a cold compile (no JIT caches warm in
 the parent), a second process hitting graphc's disk cache, and a hard time limit (the parent
@@ -95,6 +96,10 @@ def main(argv: list[str]) -> int:
         answer = compile_task(args[0], args[1], int(args[2]), args[3] if len(args) > 3 else None)
     elif task == "sympy_swell":
         answer = sympy_swell(int(args[0]))
+    elif task == "blocks":
+        from problems.blocks import measure
+
+        answer = measure(args[0], int(args[1]), int(args[2]))
     else:
         raise SystemExit(f"unknown task {task!r}")
     answer["cpu_seconds"] = time.process_time()

@@ -11,6 +11,8 @@ Scalar inputs take Python numbers, numpy scalars and 0-d arrays.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from graphc.node import Node
@@ -124,7 +126,7 @@ def _converted(
         raise TypeError(
             f"{_wanted(node)}, got dtype {array.dtype}; convert with .astype(np.{dtype})"
         )
-    rule = "same_kind" if python_number or scalar else "safe"
+    rule: Literal["same_kind", "safe"] = "same_kind" if python_number or scalar else "safe"
     if not np.can_cast(array.dtype, dtype, rule):
         raise TypeError(f"{_wanted(node)}, got dtype {array.dtype}, which does not convert safely")
     if dtype.kind == "i" and array.dtype.kind == "u" and array.size:

@@ -32,6 +32,7 @@ class Attrs(dict):
     """An immutable, hashable mapping of op attributes (axis, shape, name, constant ...)."""
 
     __slots__ = ("_hash",)
+    _hash: int
 
     def __hash__(self) -> int:  # type: ignore[override]
         try:

@@ -23,13 +23,15 @@ def as_shape(shape: object, what: str = "shape") -> Shape:
     if isinstance(shape, int) and not isinstance(shape, bool):
         shape = (shape,)
     try:
-        dims = tuple(shape)  # type: ignore[arg-type]
+        dims: tuple[object, ...] = tuple(shape)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{what} must be an int or a sequence of ints, got {shape!r}") from None
+    result = []
     for dim in dims:
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
             raise ValueError(f"{what} must contain non-negative ints, got {shape!r}")
-    return tuple(int(d) for d in dims)
+        result.append(int(dim))
+    return tuple(result)
 
 
 # The largest element count of a shape: (2**63 - 1) // 8, whatever the dtype, so the rule is

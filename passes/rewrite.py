@@ -11,7 +11,7 @@ nothing changed, which is how the pipeline detects its fixpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from operator import is_not
 
 import numpy as np
@@ -21,7 +21,7 @@ from graphc.node import Node, origin_stack
 from graphc.ops.base import rebuild
 
 Rule = Callable[[Node], "Node | None"]
-RuleTable = dict[str, Rule]
+RuleTable = Mapping[str, Rule]  # read only: any rule functions of this type
 
 # A rule's replacement is offered to the rules again (log(1 + x) -> log1p(x) may enable another
 # rule on the result); this bounds that chain. Anything left is picked up by the next round.

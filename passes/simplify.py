@@ -217,11 +217,12 @@ def _unsafe_mul(node: Node) -> Node | None:
         case (x, zero) if is_splat(zero, 0.0) and x.dtype == node.dtype:
             # Wrong for inf and nan (inf * 0 is nan) and for negative x (-1 * 0 is -0).
             return dsl.zeros(node.shape, node.dtype)
-        case (Node(op="mul", args=(x, c1)), c2) if (
-            splat(c1) is not None and splat(c2) is not None and c1.dtype == c2.dtype == node.dtype
-        ):
+        case (Node(op="mul", args=(x, c1)), c2) if c1.dtype == c2.dtype == node.dtype:
+            v1, v2 = splat(c1), splat(c2)
+            if v1 is None or v2 is None:
+                return None
             # (x c1) c2 -> x (c1 c2): reassociation, rounds differently; may overflow differently.
-            return _fit(x * dsl.constant(splat(c1) * splat(c2), node.dtype), node)
+            return _fit(x * dsl.constant(v1 * v2, node.dtype), node)
     return None
 
 
@@ -288,7 +289,7 @@ def make_rules(unsafe_math: bool = False) -> dict[str, Callable[[Node], Node | N
     ops |= {name for name, opdef in OPS.items() if opdef.commutative}
 
     def combined(op: str):
-        steps = []
+        steps: list[Callable[[Node], Node | None]] = []
         if OPS[op].commutative:
             steps.append(_swap_constant_right)
         if op in EXACT_RULES:

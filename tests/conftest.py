@@ -14,3 +14,11 @@ for _name in [n for n in os.environ if n.startswith("GRAPHC_") and n != "GRAPHC_
     del os.environ[_name]
 if "GRAPHC_CACHE_DIR" not in os.environ:
     os.environ["GRAPHC_CACHE_DIR"] = tempfile.mkdtemp(prefix="graphc-test-cache-")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current output (then review the diff)",
+    )

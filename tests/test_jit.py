@@ -38,13 +38,13 @@ def compiled_and_reference(graph, *args, **options):
     return [np.asarray(g) for g in got], [np.asarray(w) for w in want]
 
 
-def assert_close(got, want, rtol):
+def assert_close(got, want, rtol, what=""):
     for g, w in zip(got, want):
-        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
+        assert g.shape == w.shape and g.dtype == w.dtype, (what, g.shape, g.dtype, w.shape, w.dtype)
         if g.dtype.kind == "f":
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=0, equal_nan=True)
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=0, equal_nan=True, err_msg=str(what))
         else:
-            np.testing.assert_array_equal(g, w)
+            np.testing.assert_array_equal(g, w, err_msg=str(what))
 
 
 def assert_bitwise(got, want):
@@ -109,32 +109,40 @@ def unary_graph(op, shape, dtype):
     return gc.Graph([x], [node])
 
 
+def compile_all(inputs, outputs, *args):
+    """One compiled graph for many cases (one LLVM compile): (compiled, reference) per output."""
+    got, want = compiled_and_reference(gc.Graph(inputs, list(outputs)), *args)
+    return list(zip(got, want))
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("op", UNARY)
 def test_unary_ops(op, dtype):
-    for shape in [(), (7,), (3, 4)]:
-        graph = unary_graph(op, shape, dtype)
-        x = RNG.uniform(0.05, 3.0, shape).astype(dtype)
-        got, want = compiled_and_reference(graph, x)
+    shapes = [(), (7,), (3, 4)]
+    xs = [gc.tensor(f"x{k}", shape, dtype) for k, shape in enumerate(shapes)]
+    values = [RNG.uniform(0.05, 3.0, shape).astype(dtype) for shape in shapes]
+    outputs = [-x if op == "neg" else getattr(gc, op)(x) for x in xs]
+    for got, want in compile_all(xs, outputs, *values):
         if op in EXACT_UNARY:
-            assert_bitwise(got, want)
+            assert_bitwise([got], [want])
         else:
-            assert_close(got, want, TRANSCENDENTAL_RTOL[dtype])
+            assert_close([got], [want], TRANSCENDENTAL_RTOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("op", sorted(BINARY))
 def test_binary_ops_broadcast(op, dtype):
-    for sa, sb in BROADCASTS:
-        a, b = gc.tensor("a", sa, dtype), gc.tensor("b", sb, dtype)
-        graph = gc.Graph([a, b], [BINARY[op](a, b)])
-        va = RNG.uniform(0.1, 2, sa).astype(dtype)
-        vb = RNG.uniform(0.1, 2, sb).astype(dtype)
-        got, want = compiled_and_reference(graph, va, vb)
+    inputs, outputs, values = [], [], []
+    for k, (sa, sb) in enumerate(BROADCASTS):
+        a, b = gc.tensor(f"a{k}", sa, dtype), gc.tensor(f"b{k}", sb, dtype)
+        inputs += [a, b]
+        outputs.append(BINARY[op](a, b))
+        values += [RNG.uniform(0.1, 2, sa).astype(dtype), RNG.uniform(0.1, 2, sb).astype(dtype)]
+    for got, want in compile_all(inputs, outputs, *values):
         if op == "pow":
-            assert_close(got, want, TRANSCENDENTAL_RTOL[dtype])
+            assert_close([got], [want], TRANSCENDENTAL_RTOL[dtype])
         else:
-            assert_bitwise(got, want)
+            assert_bitwise([got], [want])
 
 
 SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-310, 1e308, -2.5])
@@ -175,18 +183,20 @@ def test_unary_special_values(op):
 def test_reductions(op, dtype):
     if dtype == "int64" and op in ("logsumexp",):
         pytest.skip("logsumexp is float only")
-    for shape in [(6,), (3, 4), (2, 3, 4)]:
-        axes = [None, 0, -1] + ([(0, 2), 1] if len(shape) == 3 else [])
-        for axis in axes:
+    shapes = [(6,), (3, 4), (2, 3, 4)]
+    xs = [gc.tensor(f"x{k}", shape, dtype) for k, shape in enumerate(shapes)]
+    if dtype == "int64":
+        values = [RNG.integers(-3, 4, shape) for shape in shapes]
+    else:
+        values = [RNG.uniform(0.5, 1.5, shape).astype(dtype) for shape in shapes]
+    cases, outputs = [], []
+    for x in xs:
+        for axis in [None, 0, -1] + ([(0, 2), 1] if x.ndim == 3 else []):
             for keepdims in (False, True):
-                x = gc.tensor("x", shape, dtype)
-                graph = gc.Graph([x], [getattr(gc, op)(x, axis=axis, keepdims=keepdims)])
-                if dtype == "int64":
-                    value = RNG.integers(-3, 4, shape)
-                else:
-                    value = RNG.uniform(0.5, 1.5, shape).astype(dtype)
-                got, want = compiled_and_reference(graph, value)
-                assert_close(got, want, 1e-12 if dtype != "float32" else 1e-5)
+                cases.append((x.shape, axis, keepdims))
+                outputs.append(getattr(gc, op)(x, axis=axis, keepdims=keepdims))
+    for case, (got, want) in zip(cases, compile_all(xs, outputs, *values)):
+        assert_close([got], [want], 1e-12 if dtype != "float32" else 1e-5, what=case)
 
 
 def test_reductions_with_nan_and_signed_zeros():
@@ -215,16 +225,21 @@ def test_matmul_shapes_and_transposed_operands(dtype):
         ((0, 3), (3, 2)),
         ((3, 0), (0, 2)),
     ]
-    for sa, sb in cases:
-        a, b = gc.tensor("a", sa, dtype), gc.tensor("b", sb, dtype)
+    inputs, outputs, values = [], [], []
+    for k, (sa, sb) in enumerate(cases):
+        a, b = gc.tensor(f"a{k}", sa, dtype), gc.tensor(f"b{k}", sb, dtype)
         va = RNG.standard_normal(sa).astype(dtype)
         vb = RNG.standard_normal(sb).astype(dtype)
-        got, want = compiled_and_reference(gc.Graph([a, b], [a @ b]), va, vb)
-        assert_close(got, want, 1e-12 if dtype == "float64" else 1e-4)
+        inputs += [a, b]
+        outputs.append(a @ b)
+        values += [va, vb]
         if len(sb) == 2:  # B read through a transposed view: the dot-product loop
-            bt = gc.tensor("bt", sb[::-1], dtype)
-            got, want = compiled_and_reference(gc.Graph([a, bt], [a @ bt.T]), va, vb.T.copy())
-            assert_close(got, want, 1e-12 if dtype == "float64" else 1e-4)
+            bt = gc.tensor(f"bt{k}", sb[::-1], dtype)
+            inputs.append(bt)
+            outputs.append(a @ bt.T)
+            values.append(vb.T.copy())
+    for got, want in compile_all(inputs, outputs, *values):
+        assert_close([got], [want], 1e-12 if dtype == "float64" else 1e-4)
 
 
 SHAPE_CASES = {
@@ -251,12 +266,14 @@ SHAPE_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SHAPE_CASES))
-def test_shape_and_mixed_ops(name):
+def test_shape_and_mixed_ops():
     x = gc.tensor("x", (3, 4, 5))
     value = RNG.standard_normal((3, 4, 5))
-    got, want = compiled_and_reference(gc.Graph([x], [SHAPE_CASES[name](x)]), value)
-    assert_close(got, want, 1e-12)
+    names = sorted(SHAPE_CASES)
+    results = compile_all([x], [SHAPE_CASES[name](x) for name in names], value)
+    for name, (got, want) in zip(names, results):
+        assert got.shape == want.shape and got.dtype == want.dtype, name
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=name)
 
 
 def test_every_op_is_covered_by_this_table():
@@ -610,12 +627,17 @@ def test_vector_math_option():
 
 def test_dense_and_strided_batches_agree(lecture_fn):
     X = RNG.uniform(1, 3, (257, 2))
+    # Contiguous rows take the dense entry, a strided column or an unbatched argument the
+    # strided one: both must give what row-by-row calls give, bit for bit (scalar libm here).
     dense = lecture_fn.batch(np.ascontiguousarray(X[:, 0]), np.ascontiguousarray(X[:, 1]))
-    strided = lecture_fn.batch(X[:, 0], 2.0)  # an unbatched argument: the strided entry
-    rows = np.array([lecture_fn(a, 2.0) for a in X[:, 0]])
+    strided = lecture_fn.batch(X[:, 0], X[:, 1])
+    broadcast = lecture_fn.batch(X[:, 0], 2.0)
+    rows = np.array([lecture_fn(a, b) for a, b in X])
+    rows_broadcast = np.array([lecture_fn(a, 2.0) for a in X[:, 0]])
     for k in range(3):
+        np.testing.assert_array_equal(dense[k], rows[:, k])
         np.testing.assert_array_equal(strided[k], rows[:, k])
-        assert dense[k].shape == (257,)
+        np.testing.assert_array_equal(broadcast[k], rows_broadcast[:, k])
 
 
 def test_compiled_functions_share_equal_constants():

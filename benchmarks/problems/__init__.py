@@ -19,6 +19,7 @@ ORDER = (
     "swell",
     "mlp",
     "compile_time",
+    "blocks",
     "loops",
 )
 

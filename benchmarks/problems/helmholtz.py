@@ -5,6 +5,11 @@
 
 The construction (seed, b, A, x0) is the one of ``examples/helmholtz.py`` and the acceptance
 tests. Every tool's ratio is its own f+gradient time over its own f time, as in the survey.
+Every tool, graphc included, is given the same expression in the same order (:func:`expression`:
+``x . (A x)``), and the suite runs twice: with the survey's symmetric A (where ``A^T`` folds
+into ``A`` and the gradient needs no second pass over A) and with a non-symmetric A, where the
+gradient needs ``A^T x`` beside ``A x``: one more matrix-vector product than f is the least any
+method can do, reported as the "one more matvec" limit.
 
 graphc's three ways to a gradient, as in the survey's rows:
 - numerical differences: forward differences, the n+1 evaluations of compiled f in one
@@ -32,6 +37,7 @@ TITLE = "Helmholtz free energy (survey Table 4)"
 
 SIZES = (1, 8, 15, 22, 29, 36, 43, 50, 300, 1000)
 QUICK_SIZES = (1, 15, 50, 300)
+GENERAL_SIZES, QUICK_GENERAL_SIZES = (50, 300, 1000), (50,)  # non-symmetric A
 JACOBIAN_GRAPH_MAX_N = 50  # gc.jacobian(mode="fwd") builds n jvps: compile time grows fast
 NUMERICAL_RTOL = 1e-3  # forward differences: truncation and round-off, normwise
 CASADI_SX_MAX_N = 50  # SX scalarises A: 2.5 million instructions at n = 1000 (peers.md)
@@ -54,16 +60,18 @@ class Problem:
     b: np.ndarray
     A: np.ndarray
     x0: np.ndarray
+    symmetric: bool = True
 
 
-def problem(n: int, seed: int = 1) -> Problem:
-    """b, A and a feasible x0 (x > 0, b^T x <= 0.1, A symmetric), drawn as the examples do."""
+def problem(n: int, seed: int = 1, symmetric: bool = True) -> Problem:
+    """b, A and a feasible x0 (x > 0, b^T x <= 0.1), drawn as the examples do; A is the
+    symmetric part of a Gaussian matrix, or (``symmetric=False``) the matrix itself."""
     rng = np.random.default_rng(seed)
     b = rng.uniform(0.1, 1, n)
     M = rng.standard_normal((n, n))
-    A = (M + M.T) / 2
+    A = (M + M.T) / 2 if symmetric else M
     x0 = rng.uniform(0.1, 1, n) * 0.1 / n
-    return Problem(n, b, A, x0)
+    return Problem(n, b, A, x0, symmetric)
 
 
 def expression(x: Any, b: Any, A: Any, log: Any, total: Any, dot: Any) -> Any:
@@ -75,11 +83,8 @@ def expression(x: Any, b: Any, A: Any, log: Any, total: Any, dot: Any) -> Any:
 
 
 def graphc_f(p: Problem, x: gc.Node) -> gc.Node:
-    """f as a graphc graph, written as the survey (and examples/helmholtz.py) write it."""
-    bx = p.b @ x
-    return R * T * gc.sum(x * gc.log(x / (1 - bx))) - (x @ p.A @ x) / (SQRT8 * bx) * gc.log(
-        (1 + (1 + SQRT2) * bx) / (1 + (1 - SQRT2) * bx)
-    )
+    """f as a graphc graph: the very expression every peer is given."""
+    return expression(x, p.b, p.A, gc.log, gc.sum, gc.dot)
 
 
 def numpy_f(p: Problem) -> Any:
@@ -137,10 +142,11 @@ def tool_c(ctx: Context, p: Problem) -> tuple[Any, Any] | None:
     from ctypes import c_double, c_int, c_void_p
 
     f = c_function(library, "helm_f", c_double, [c_int] + [c_void_p] * 4)
-    fg = c_function(library, "helm_fg", c_double, [c_int] + [c_void_p] * 5)
+    name = "helm_fg" if p.symmetric else "helm_fg_general"
+    fg = c_function(library, name, c_double, [c_int] + [c_void_p] * 5)
     b, A = np.ascontiguousarray(p.b), np.ascontiguousarray(p.A)
     x = p.x0.copy()
-    g, work = np.empty(p.n), np.empty(p.n)
+    g, work = np.empty(p.n), np.empty(2 * p.n)
     # Pointers fetched once and passed as ints: the call path a C user would cache. The
     # arrays stay referenced by the closures (a pointer alone does not keep them alive).
     px, pb, pA, pg, pw = ptr(x), ptr(b), ptr(A), ptr(g), ptr(work)
@@ -244,10 +250,16 @@ def tool_autograd(ctx: Context, p: Problem) -> tuple[Any, Any, float] | None:
 # -- one size -------------------------------------------------------------------------------------
 
 
-def run_size(ctx: Context, n: int) -> dict[str, Any]:
-    p = problem(n)
+def run_size(ctx: Context, n: int, symmetric: bool = True) -> dict[str, Any]:
+    p = problem(n, symmetric=symmetric)
     x0 = p.x0
-    row: dict[str, Any] = {"n": n, "build_seconds": {}, "status": {}, "errors": {}}
+    row: dict[str, Any] = {
+        "n": n,
+        "symmetric": symmetric,
+        "build_seconds": {},
+        "status": {},
+        "errors": {},
+    }
     f_np = numpy_f(p)
     f, fg, row["build_seconds"]["graphc"] = tool_graphc(p)
     fu, fgu, row["build_seconds"]["graphc unsafe_math"] = tool_graphc(p, unsafe_math=True)
@@ -325,6 +337,11 @@ def run_size(ctx: Context, n: int) -> dict[str, Any]:
             del singles[label]
 
     calls: dict[str, Any] = {"numpy f": lambda: f_np(x0)}
+    if not symmetric:
+        # The least any method can add to f: one more pass over A (A x beside x^T A).
+        xv = gc.vector("x", n)
+        matvec = gc.compile(gc.Graph([xv], p.A @ xv), cache=False)
+        calls["graphc matvec"] = lambda: matvec(x0)
     for label, (f_call, fg_call) in pairs.items():
         calls[f"{label} f"] = f_call
         calls[f"{label} f+g"] = fg_call
@@ -347,7 +364,11 @@ def run(ctx: Context) -> dict[str, Any]:
     for n in sizes:
         ctx.log(f"  n = {n}")
         rows.append(run_size(ctx, n))
-    result: dict[str, Any] = {"rows": rows}
+    general = []
+    for n in QUICK_GENERAL_SIZES if ctx.quick else GENERAL_SIZES:
+        ctx.log(f"  n = {n}, A not symmetric")
+        general.append(run_size(ctx, n, symmetric=False))
+    result: dict[str, Any] = {"rows": rows, "general": general}
     if ctx.timing and not ctx.quick:
         result["memory"] = run_worker("helmholtz_rss", ["1000"], timeout=600)
     return result
@@ -448,7 +469,26 @@ def render(result: dict[str, Any]) -> dict[str, str]:
         memory = f"Memory measurement failed: {m['error']}\n"
     else:
         memory = "(not measured in this run)\n"
+    general = (
+        "| n | graphc f | graphc f+g | ratio | one more matvec (limit) | graphc / limit "
+        "| C ratio | jax ratio | pytensor ratio | casadi MX ratio |\n|---|" + "---|" * 9 + "\n"
+    )
+    for r in result.get("general", []):
+        f_time, mv = _t(r, "graphc f"), _t(r, "graphc matvec")
+        limit = (f_time + mv) / f_time if f_time and mv else None
+        ours = ratio(r, "graphc f+g", "graphc f")
+        cells = [
+            fmt_time(f_time),
+            fmt_time(_t(r, "graphc f+g")),
+            fmt_ratio(ours),
+            fmt_ratio(limit),
+            fmt_ratio(ours / limit if ours and limit else None),
+            *(fmt_ratio(ratio(r, f"{t} f+g", f"{t} f")) for t in ("C", "jax", "pytensor")),
+            fmt_ratio(ratio(r, "casadi MX f+g", "casadi MX f")),
+        ]
+        general += f"| {r['n']} | " + " | ".join(cells) + " |\n"
     return {
+        "helmholtz-general": general,
         "helmholtz-survey": survey,
         "helmholtz-times": times,
         "helmholtz-peers": peers,

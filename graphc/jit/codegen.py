@@ -102,8 +102,10 @@ class PartEmitter:
     def emit(self, kernel: Kernel) -> None:
         if kernel.kind == "scalar":
             node = kernel.root
+            lower = OPS[node.op].lower
+            assert lower is not None, f"{node.op} has no lowering"
             operands = [self.read_scalar_shaped(a) for a in node.args]
-            self.define_scalar(node, OPS[node.op].lower(self.fb, node, *operands))
+            self.define_scalar(node, lower(self.fb, node, *operands))
             return
         name, code = self.library.function_for(kernel)
         args = [

@@ -22,7 +22,8 @@ import numpy as np
 def describe(array: np.ndarray) -> dict:
     """A constant's entry in the header: dtype, shape and a digest of its contents."""
     array = np.ascontiguousarray(array)
-    data = memoryview(array).cast("B") if array.size else b""  # (no byte view of a 0-size array)
+    # A byte view of the array, without copying it (no byte view of a 0-size array exists).
+    data = memoryview(array).cast("B") if array.size else b""  # type: ignore[arg-type]
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     return {"dtype": array.dtype.str, "shape": list(array.shape), "digest": digest}
 

@@ -220,7 +220,7 @@ class FunctionBuilder:
             text = self.instr(dtypes.BOOL, f"zext i1 {text} to i8").text
         self.emit(f"store {MEMORY_TYPES[value.dtype]} {text}, ptr {pointer}")
 
-    def index_arith(self, op: str, a: str, b: str | int) -> str:
+    def index_arith(self, op: str, a: str | int, b: str | int) -> str:
         name = self.fresh("i")
         self.emit(f"{name} = {op} i64 {a}, {b}")
         return name

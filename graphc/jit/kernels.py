@@ -111,6 +111,12 @@ class KernelEmitter:
         """Where ``node``'s value is: a :class:`Layout`, or ``SCALAR``."""
         return self.plan.layouts[node]
 
+    def array_layout(self, node: Node) -> Layout:
+        """The layout of a value that is in memory (not of scalar layout)."""
+        layout = self.plan.layouts[node]
+        assert isinstance(layout, Layout), f"{node!r} is not in memory"
+        return layout
+
     def pointer(self, layout: Layout) -> str:
         """The parameter pointing at ``layout``'s first element."""
         key = (layout.base, layout.offset)
@@ -195,16 +201,18 @@ class KernelEmitter:
             if leaves.get(node, 0) is None:
                 found = self.scalar(node)
             else:
-                layout = self.plan.layouts[node]
+                layout = self.array_layout(node)
                 found = self.fb.load(self.element_pointer(layout, offsets[node]), layout.dtype)
             values[node] = found
             return found
 
         for node in kernel.nodes:
-            if OPS[node.op].kind != "elementwise":
+            opdef = OPS[node.op]
+            if opdef.kind != "elementwise":
                 break  # the reduction itself
+            assert opdef.lower is not None, f"{node.op} has no lowering"
             operands = [value_of(a) for a in node.args]
-            values[node] = OPS[node.op].lower(self.fb, node, *operands)
+            values[node] = opdef.lower(self.fb, node, *operands)
             if node is stop:
                 break
         return value_of(stop)
@@ -375,14 +383,14 @@ class KernelEmitter:
             elif b.ndim == 1:
                 sc = (layout.strides[0], 0)
             else:
-                sc = layout.strides
+                sc = (layout.strides[0], layout.strides[1])
         zero = self.fb.const(0.0 if dtype in dtypes.FLOATS else 0, dtype)
         flags = "reassoc" if self.fb.reassociate else ""
 
         def element(operand: Node, strides, i, j) -> Value:
             if operand in constant:
                 return self.fb.cast(constant[operand], dtype)
-            layout_ = self.plan.layouts[operand]
+            layout_ = self.array_layout(operand)
             pointer = self.element_pointer(layout_, self.offset(strides, [i, j]))
             return self.fb.cast(self.fb.load(pointer, layout_.dtype), dtype)
 
