@@ -19,8 +19,9 @@ Also here: small helpers for the nested tuples/lists ("pytrees") users pass as c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from graphc.graph import Graph
 from graphc.node import Attrs, Node
@@ -106,7 +107,11 @@ def close_over(placeholders: Sequence[Node], outputs: Sequence[Node], prefix: st
 # -- nested tuples and lists ------------------------------------------------------------------
 
 
-def flatten(tree: object) -> tuple[list, object]:
+# A structure: None for a leaf, else (tuple or list, the structures of the items).
+Structure = Any
+
+
+def flatten(tree: object) -> tuple[list, Structure]:
     """The leaves of nested tuples/lists (anything else is a leaf), and their structure."""
     if isinstance(tree, (tuple, list)):
         leaves: list = []
@@ -119,24 +124,22 @@ def flatten(tree: object) -> tuple[list, object]:
     return [tree], None
 
 
-def unflatten(structure: object, leaves: Sequence) -> object:
+def unflatten(structure: Structure, leaves: Sequence) -> Any:
     """The inverse of :func:`flatten`."""
-    iterator = iter(leaves)
-    result = _build(structure, iterator)
-    return result
+    return _build(structure, iter(leaves))
 
 
-def _build(structure: object, leaves) -> object:
+def _build(structure: Structure, leaves: Iterator) -> Any:
     if structure is None:
         return next(leaves)
-    kind, items = structure  # type: ignore[misc]
+    kind, items = structure
     return kind(_build(item, leaves) for item in items)
 
 
-def describe(structure: object) -> str:
+def describe(structure: Structure) -> str:
     """A structure as text, for error messages: ``(*, [*, *])``."""
     if structure is None:
         return "*"
-    kind, items = structure  # type: ignore[misc]
+    kind, items = structure
     inner = ", ".join(describe(i) for i in items)
     return f"[{inner}]" if kind is list else f"({inner}{',' if len(items) == 1 else ''})"

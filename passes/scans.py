@@ -4,8 +4,12 @@ and no work for results nobody reads (``prune_scans``).
 **merge_scans.** Reverse mode re-runs a forward scan with ``store`` set, to keep the carries it
 reverses over (``graphc.loops.with_store``). That scan and the original have the same body,
 arguments and attributes but ``store``; the original's packed value is a prefix of the storing
-one's (the snapshots come last), so it becomes a slice of it: one loop serves both. Exact: the
-same computation, done once.
+one's (the snapshots come last), so it becomes a slice of it: one loop serves both. Likewise
+forward mode builds a loop over (carry, tangent) whose first carries, rows, closed-over values
+and per-step outputs are the original loop's: when a scan's body is exactly the restriction of
+another's to those (same arguments, same structure), the reads of its results (slices) become
+reads of the other's, and the loop is not run twice (``hvp`` through a loop runs the forward
+pass once instead of twice). Exact: the same computation, done once.
 
 **prune_scans.** A scan computes every result of its body, but its users (slices of its packed
 value) may read only some: the final carries, the per-step outputs, the snapshots. This pass
@@ -40,6 +44,10 @@ def _key(node: Node) -> tuple:
 
 
 def merge_scans(graph: Graph) -> Graph:
+    return _subsume(_merge_stores(graph))
+
+
+def _merge_stores(graph: Graph) -> Graph:
     storing: dict[tuple, Node] = {}
     plain: list[Node] = []
     for node in graph.nodes:
@@ -64,6 +72,103 @@ def merge_scans(graph: Graph) -> Graph:
         return dsl.slice(other, [(0, 1, node.shape[0])])
 
     return rewrite(graph, {"scan": rule})
+
+
+def _canonical(body: Graph) -> Graph:
+    """``body`` with its nodes in the constructor's order (structure decides the hash)."""
+    return Graph(list(body.inputs), list(body.outputs))
+
+
+def _restriction(small: Node, large: Node) -> dict | None:
+    """Where each result of ``small`` is in ``large``'s packed value, if ``large`` computes them
+    all by the very same loop (see the module docstring); else None."""
+    a, b = small.attrs, large.attrs
+    if small is large or any(a[k] != b[k] for k in ("length", "reverse", "checkpoint")):
+        return None
+    if a["store"] not in (0, b["store"]):
+        return None
+    n_c, n_x = a["n_carry"], a["n_xs"]
+    n_k = len(small.args) - n_c - n_x
+    m_c, m_x = b["n_carry"], b["n_xs"]
+    if n_c > m_c or n_x > m_x or n_k > len(large.args) - m_c - m_x:
+        return None
+    same = (
+        all(p is q for p, q in zip(small.args[:n_c], large.args[:m_c]))
+        and all(p is q for p, q in zip(small.args[n_c : n_c + n_x], large.args[m_c : m_c + m_x]))
+        and all(p is q for p, q in zip(small.args[n_c + n_x :], large.args[m_c + m_x :]))
+    )
+    if not same:
+        return None
+    body, other = a["body"], b["body"]
+    n_y = len(body.outputs) - n_c
+    if n_y > len(other.outputs) - m_c:
+        return None
+    inputs = [*other.inputs[:n_c], *other.inputs[m_c : m_c + n_x]]
+    inputs += other.inputs[m_c + m_x : m_c + m_x + n_k]
+    outputs = [*other.outputs[:n_c], *other.outputs[m_c : m_c + n_y]]
+    try:
+        restricted = Graph(inputs, outputs)
+    except ValueError:  # the outputs read inputs beyond the restriction
+        return None
+    if restricted.structural_hash != _canonical(body).structural_hash:
+        return None
+    theirs = {(k, i): offset for k, i, offset, _ in _results(large)}
+    return {(k, i): (offset, theirs[(k, i)]) for k, i, offset, _ in _results(small)}
+
+
+def _subsume(graph: Graph) -> Graph:
+    scans = [n for n in graph.nodes if n.op == "scan"]
+    if len(scans) < 2:
+        return graph
+    outputs = {id(o) for o in graph.outputs}
+    users = graph.users
+    plans: dict[Node, tuple[Node, dict]] = {}
+    whole: dict[Node, Node] = {}  # scans that are one slice of another
+    for small in scans:
+        if not users[small]:
+            continue
+        for large in scans:
+            if large in plans or large in whole:
+                continue
+            moved = _restriction(small, large)
+            if moved is None:
+                continue
+            shifts = {new - old for old, new in moved.values()}
+            if len(shifts) == 1:  # the same results in the same order: one slice of it
+                (shift,) = shifts
+                whole[small] = dsl.slice(large, [(shift, 1, small.shape[0])])
+            elif id(small) not in outputs and _used(small, users[small]) is not None:
+                plans[small] = (large, moved)
+            else:
+                continue
+            break
+    if not plans and not whole:
+        return graph
+    results = {node: _results(node) for node in plans}
+    rules = {"slice": _remap(plans, results), "scan": whole.get}
+    return rewrite(graph, rules)
+
+
+def _remap(plans: dict, results: dict):
+    """A rule for the slices of the scans of ``plans``: the same elements of the new scan."""
+
+    def rule(user: Node) -> Node | None:
+        source = user.args[0]
+        plan = plans.get(source)
+        if plan is None:
+            return None
+        new, moved = plan
+        ((start, step, count),) = user.attrs["spec"]
+        if count == 0:
+            return dsl.constant(np.zeros(0), source.dtype)
+        low = min(start, start + step * (count - 1))
+        for kind, index, offset, n in results[source]:
+            if offset <= low < offset + n:
+                old, new_offset = moved[(kind, index)]
+                return dsl.slice(new, [(start - old + new_offset, step, count)])
+        raise AssertionError("merge_scans: a slice outside every result")
+
+    return rule
 
 
 # -- prune_scans --------------------------------------------------------------------------------
@@ -235,24 +340,7 @@ def prune_scans(graph: Graph) -> Graph:
     if not plans:
         return graph
     results = {node: _results(node) for node in plans}
-
-    def rule(user: Node) -> Node | None:
-        source = user.args[0]
-        plan = plans.get(source)
-        if plan is None:
-            return None
-        new, moved = plan
-        ((start, step, count),) = user.attrs["spec"]
-        if count == 0:
-            return dsl.constant(np.zeros(0), source.dtype)
-        low = min(start, start + step * (count - 1))
-        for kind, index, offset, n in results[source]:
-            if offset <= low < offset + n:
-                old, new_offset = moved[(kind, index)]
-                return dsl.slice(new, [(start - old + new_offset, step, count)])
-        raise AssertionError("prune_scans: a slice outside every result")
-
-    return rewrite(graph, {"slice": rule})
+    return rewrite(graph, {"slice": _remap(plans, results)})
 
 
 __all__ = ["merge_scans", "prune_scans"]

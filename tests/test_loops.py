@@ -401,6 +401,34 @@ def test_one_loop_serves_a_value_and_its_gradient_and_unread_results_are_pruned(
     close(outputs(optimized, np.ones(3)), outputs(graph, np.ones(3)), rtol=0)
 
 
+def test_forward_mode_reuses_the_loop_of_the_value():
+    x, v = gc.vector("x", 3), gc.vector("v", 3)
+    last, _ = gc.scan(lambda c, _: (gc.sin(c) * 1.5 + gc.sum(c) * 0.1, None), x, length=8)
+    f = gc.sum(last**2)
+    graph = gc.Graph([x, v], [f, gc.jvp(f, x, v), gc.hvp(f, x, v)])
+    optimized = gc.optimize(graph, verify=True)
+    # Built: the value's loop, the jvp's loop over (carry, tangent), and for the hvp the forward
+    # loop storing carries, the reverse loop and the tangents of both. Run: one forward loop
+    # over (carry, tangent) storing both, which serves the value, the jvp and the hvp's forward
+    # pass, and the hvp's reverse loop.
+    assert graph.op_counts()["scan"] == 6 and optimized.op_counts()["scan"] == 2
+    args = [np.array([0.1, 0.5, -0.3]), np.array([1.0, 2.0, 0.5])]
+    close(outputs(optimized, *args), outputs(graph, *args), rtol=0)
+
+
+def test_a_slice_used_many_times_in_a_step_is_one_closed_over_value():
+    p = gc.vector("p", 2)
+    (u,), _ = gc.scan(
+        lambda c, _: ((c[0] * p[0] + c[0] * p[1] * p[0] - p[1],), None), (1.0,), length=4
+    )
+    optimized = gc.optimize(gc.Graph([p], [u, gc.grad(u, p)]), verify=True)
+    for scan in (n for n in optimized.nodes if n.op == "scan"):
+        closed = scan.args[scan.attrs["n_carry"] + scan.attrs["n_xs"] :]
+        assert len(closed) == 2 and all(c.shape == () for c in closed)  # p[0], p[1]: scalars
+    p0 = np.array([0.9, 0.2])
+    close(outputs(optimized, p0), outputs(gc.Graph([p], [u, gc.grad(u, p)]), p0))
+
+
 # -- native code ----------------------------------------------------------------------------------
 
 
