@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from graphc import dsl
-from graphc.graph import Graph
+from graphc.graph import Graph, topological_order
 from graphc.node import Attrs, Node
 from graphc.ops.base import make
 
@@ -200,14 +200,20 @@ def evaluate_revolve(node: Node, *arrays: np.ndarray) -> np.ndarray:
 def revolve_vjp(node: Node, ct: Node) -> tuple[Node | None, ...]:
     from graphc.autodiff import reverse_sweep
 
-    return tuple(reverse_sweep([equivalent(node)], [ct], list(node.args)))
+    value = equivalent(node)
+    # Sweep from the value down to the arguments only: the caller's sweep goes on from them
+    # (going further here would count the paths between arguments twice).
+    order = topological_order([value], done=set(node.args))
+    return tuple(reverse_sweep([value], [ct], list(node.args), order))
 
 
 def revolve_jvp(node: Node, tangents: Sequence[Node | None]) -> Node | None:
     from graphc.autodiff import forward_sweep
 
+    value = equivalent(node)
     given = [(a, t) for a, t in zip(node.args, tangents) if t is not None]
-    (tangent,) = forward_sweep([equivalent(node)], [a for a, _ in given], [t for _, t in given])
+    order = topological_order([value], done=set(node.args))
+    (tangent,) = forward_sweep([value], [a for a, _ in given], [t for _, t in given], order)
     return tangent
 
 

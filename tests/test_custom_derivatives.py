@@ -208,3 +208,23 @@ def test_mistakes_in_functions_and_rules_are_clear():
         gc.grad(gc.sum(no_rule(x)), x)
     with pytest.raises(TypeError, match="expected a function"):
         gc.custom_vjp(3)
+
+
+def test_an_input_built_from_a_closed_over_node_is_counted_once():
+    w = gc.scalar("w")
+
+    @gc.custom_jvp
+    def scale(x):
+        return x * w
+
+    @scale.def_jvp
+    def _(inputs, y, tangents):
+        return tangents[0] * w  # the true derivative in x
+
+    a = gc.vector("a", 3)
+    custom, plain = gc.sum(scale(a * w)), gc.sum((a * w) * w)
+    for f, g in ((custom, plain),):
+        got = outputs(gc.Graph([a, w], [*gc.grad(f, [a, w]), gc.jvp(f, w, 1.0)]), np.ones(3), 2.0)
+        want = outputs(gc.Graph([a, w], [*gc.grad(g, [a, w]), gc.jvp(g, w, 1.0)]), np.ones(3), 2.0)
+        for x, y in zip(got, want):
+            np.testing.assert_allclose(x, y, rtol=1e-15)

@@ -303,6 +303,7 @@ def test_every_op_is_covered_by_this_table():
             "const",
             # compiled vs evaluated in tests/test_loops.py and tests/test_custom_derivatives.py
             "scan",
+            "revolve",
             "custom_vjp",
             "custom_jvp",
         }

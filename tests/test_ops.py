@@ -330,6 +330,27 @@ TABLE["scan"] = [
         label="reverse",
     ),
 ]
+
+
+def revolve_case(c):
+    """The gradient of sum(c_T^2), c_(t+1) = 0.9 sin(c_t) + 0.1, keeping one carry: a revolve
+    node (reverse mode on the binomial schedule); its derivatives are second derivatives."""
+    one_carry = c.size * np.dtype(c.dtype).itemsize
+    last, _ = gc.scan(lambda x, _: (gc.sin(x) * 0.9 + 0.1, None), c, length=6, memory=one_carry)
+    return gc.grad(gc.sum(last * last), c)
+
+
+def revolve_ref(c):
+    trajectory = [c]
+    for _ in range(6):
+        trajectory.append(np.sin(trajectory[-1]) * np.asarray(0.9, c.dtype) + c.dtype.type(0.1))
+    g = 2 * trajectory[-1]
+    for x in reversed(trajectory[:-1]):
+        g = g * np.asarray(0.9, c.dtype) * np.cos(x)
+    return g
+
+
+TABLE["revolve"] = [Case(revolve_case, revolve_ref, ((3,),), ("real",))]
 # Forward mode cannot go through a custom vjp (by design, as in JAX): its vjp is checked
 # against finite differences in test_custom_derivatives.py.
 TABLE["custom_vjp"] = [Case(_cube, lambda x: x * x * x, ((2, 3),), ("real",), "none")]

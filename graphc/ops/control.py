@@ -36,7 +36,7 @@ import numpy as np
 
 from graphc import dtypes
 from graphc.evaluate import runner
-from graphc.graph import Graph, inline
+from graphc.graph import Graph, inline, topological_order
 from graphc.node import Node
 from graphc.ops.base import OpDef, register
 from graphc.shapes import fmt, size
@@ -333,7 +333,9 @@ def _closed_cotangents(node, ct) -> list:
     if not wrt:
         return [None] * len(closed)
     (out,) = inline(node.attrs["fun"], node.args)
-    found = iter(reverse_sweep([out], [ct], wrt))
+    # Down to the arguments only: the caller's sweep goes on from them.
+    order = topological_order([out], done=set(node.args))
+    found = iter(reverse_sweep([out], [ct], wrt, order))
     return [next(found) if is_differentiable(c) else None for c in closed]
 
 
@@ -347,7 +349,8 @@ def _closed_tangent(node, tangents):
     if not given:
         return None
     (out,) = inline(node.attrs["fun"], node.args)
-    (tangent,) = forward_sweep([out], [a for a, _ in given], [t for _, t in given])
+    order = topological_order([out], done=set(node.args))  # from the arguments on only
+    (tangent,) = forward_sweep([out], [a for a, _ in given], [t for _, t in given], order)
     return tangent
 
 
@@ -406,7 +409,8 @@ def _custom_jvp_vjp(node, ct):
     seeds = [dsl.zeros(a.shape, a.dtype) for a in node.args[:n]]
     (tangent,) = inline(rule, [*node.args, node, *seeds])
     wrt = [s for s, a in zip(seeds, node.args) if is_differentiable(a)]
-    cts = iter(reverse_sweep([tangent], [ct], wrt))
+    order = topological_order([tangent], done={*node.args, node})
+    cts = iter(reverse_sweep([tangent], [ct], wrt, order))
     result = [next(cts) if is_differentiable(a) else None for a in node.args[:n]]
     return (*result, *_closed_cotangents(node, ct))
 
