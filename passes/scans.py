@@ -300,16 +300,75 @@ def _pruned(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
         tuple(node.args[i] for i in keep_in),
         Attrs({**a, "body": new_body, "n_carry": len(keep_c), "n_xs": len(keep_x)}),
     )
-    old_results = {(k, i): (off, n) for k, i, off, n in _results(node)}
+    return new, _moves(node, new, keep_c, ys)
+
+
+def _pruned_revolve(node: Node, used: set[tuple[str, int]]) -> tuple[Node, dict] | None:
+    """A revolve node computing only the ``used`` results of its reverse loop: its adjoint body
+    loses the cotangents nobody reads (stacked inputs', closed-over values' sums) and the rows
+    only they needed. The forward body and what it reads stay."""
+    a = node.attrs
+    adjoint: Graph = a["adjoint"]
+    n_c, n_r, n_rows = a["n_carry"], a["n_adjoint_carry"], a["n_rows"]
+    n_k = len(node.args) - n_c - n_r - n_rows
+    n_forward_rows = len(a["forward"].inputs) - n_c - n_k
+    n_y = len(adjoint.outputs) - n_r
+    deps = _input_dependencies(adjoint)
+    out_deps = [deps[o] for o in adjoint.outputs]
+    carries = {i for kind, i in used if kind == "final"}
+    ys = sorted(i for kind, i in used if kind == "y")
+    while True:
+        needed = set().union(*(out_deps[i] for i in carries), *(out_deps[n_r + j] for j in ys))
+        grown = {i for i in needed if i < n_r} - carries
+        if not grown:
+            break
+        carries |= grown
+    keep_c = sorted(carries)
+    trimmed = _clean(
+        Graph(
+            list(adjoint.inputs),
+            [*(adjoint.outputs[i] for i in keep_c), *(adjoint.outputs[n_r + j] for j in ys)],
+        )
+    )
+    referenced = set(topological_order(trimmed.outputs))
+    used_inputs = {k for k, inp in enumerate(adjoint.inputs) if inp in referenced}
+    if any(k < n_r and k not in carries for k in used_inputs):
+        return None
+    # Adjoint inputs: carries, the trajectory (n_c), rows, closed-over values. The trajectory,
+    # the forward's rows and the closed-over values stay (the forward body reads them).
+    first_row = n_r + n_c
+    always = set(range(n_r, first_row + n_forward_rows))
+    always |= set(range(first_row + n_rows, len(adjoint.inputs)))
+    keep_in = sorted(set(keep_c) | always | used_inputs)
+    if len(keep_c) == n_r and len(ys) == n_y and len(keep_in) == len(adjoint.inputs):
+        return None
+    new_adjoint = Graph([adjoint.inputs[i] for i in keep_in], list(trimmed.outputs))
+    # The node's arguments: forward carries, adjoint carries, rows, closed (adjoint positions
+    # from n_r on are the trajectory, then rows, then closed: shift them to argument positions).
+    kept_rows = [i - first_row for i in keep_in if first_row <= i < first_row + n_rows]
+    args = [
+        *node.args[:n_c],
+        *(node.args[n_c + i] for i in keep_c),
+        *(node.args[n_c + n_r + r] for r in kept_rows),
+        *node.args[n_c + n_r + n_rows :],
+    ]
+    attrs = Attrs(
+        {**a, "adjoint": new_adjoint, "n_adjoint_carry": len(keep_c), "n_rows": len(kept_rows)}
+    )
+    new = make("revolve", tuple(args), attrs)
+    return new, _moves(node, new, keep_c, ys)
+
+
+def _moves(old: Node, new: Node, keep_c: list[int], ys: list[int]) -> dict:
+    """Where each kept result of ``old`` is in ``new`` (``(old offset, new offset)``)."""
     new_results = {}
-    for k, i, off, _ in _results(new):
-        old_index = keep_c[i] if k in ("final", "snap") else ys[i]
-        new_results[(k, old_index)] = off
-    moved = {}
-    for key, (offset, _) in old_results.items():
-        if key in new_results:
-            moved[key] = (offset, new_results[key])
-    return new, moved
+    for kind, i, offset, _ in _results(new):
+        new_results[(kind, keep_c[i] if kind in ("final", "snap") else ys[i])] = offset
+    return {
+        (kind, i): (offset, new_results[(kind, i)])
+        for kind, i, offset, _ in _results(old)
+        if (kind, i) in new_results
+    }
 
 
 def _clean(graph: Graph) -> Graph:
@@ -325,7 +384,7 @@ def prune_scans(graph: Graph) -> Graph:
     users = None
     outputs = {id(o) for o in graph.outputs}
     for node in graph.nodes:
-        if node.op != "scan" or id(node) in outputs:
+        if node.op not in ("scan", "revolve") or id(node) in outputs:
             continue
         if users is None:
             users = graph.users
@@ -334,7 +393,7 @@ def prune_scans(graph: Graph) -> Graph:
         used = _used(node, users[node])
         if used is None:
             continue
-        plan = _pruned(node, used)
+        plan = _pruned(node, used) if node.op == "scan" else _pruned_revolve(node, used)
         if plan is not None:
             plans[node] = plan
     if not plans:
