@@ -16,6 +16,7 @@ This module only re-exports the public API; each piece lives in its own module.
 
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
+from graphc.batching import vmap
 from graphc.custom import custom_jvp, custom_vjp
 from graphc.dsl import (
     abs,
@@ -67,23 +68,39 @@ from graphc.evaluate import evaluate
 from graphc.graph import Graph, GraphError
 from graphc.graphviz import render, to_dot
 from graphc.jit import CompiledFunction, compile
+from graphc.jit.cache import cache_clear, cache_info
+from graphc.jit.export import export
 from graphc.loops import scan
 from graphc.node import Node
 from graphc.optimize import optimize
+from graphc.sparsity import SparseDerivative, sparse_hessian, sparse_jacobian
 from graphc.trace import Trace, trace
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # gc.dask is imported on first use, so dask stays an optional dependency.
+    if name == "dask":
+        import importlib
+
+        return importlib.import_module("graphc.dask")
+    raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+
 
 __all__ = [
     "CompiledFunction",
     "Graph",
     "GraphError",
     "Node",
+    "SparseDerivative",
     "Trace",
     "abs",
     "as_node",
     "astype",
     "broadcast_to",
+    "cache_clear",
+    "cache_info",
     "compile",
     "concatenate",
     "constant",
@@ -94,6 +111,7 @@ __all__ = [
     "evaluate",
     "exp",
     "expm1",
+    "export",
     "grad",
     "hessian",
     "hvp",
@@ -124,6 +142,8 @@ __all__ = [
     "sin",
     "softmax",
     "softplus",
+    "sparse_hessian",
+    "sparse_jacobian",
     "sqrt",
     "square",
     "stack",
@@ -137,6 +157,7 @@ __all__ = [
     "transpose",
     "vector",
     "vjp",
+    "vmap",
     "where",
     "zeros",
 ]

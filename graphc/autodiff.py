@@ -6,7 +6,10 @@
   nodes) receive cotangents, so nothing is differentiated with respect to constants.
 - Forward mode (:func:`jvp`): one sweep in topological order with each op's ``jvp`` rule.
 - :func:`jacobian` (either mode), :func:`hessian` (forward over reverse) and :func:`hvp`
-  (Pearlmutter's Hessian-vector product) are compositions of the two.
+  (Pearlmutter's Hessian-vector product) are compositions of the two. A Jacobian is one sweep
+  whose tangents (or cotangents) carry a batch axis: the sweep is traced once with one seed and
+  batched over the unit vectors by ``graphc.batching`` (:func:`batched_jvp`,
+  :func:`batched_vjp`), so its graph does not grow with the number of columns.
 
 Every result is an ordinary node in the same graph world as its inputs, so results can be
 printed, optimized, compiled and differentiated again. Each call creates fresh nodes and keeps
@@ -30,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from graphc import dsl
+from graphc.batching import vmap
 from graphc.dtypes import FLOATS
 from graphc.graph import topological_order
 from graphc.node import Node, origin
@@ -325,24 +329,23 @@ def _jvp(
     return result[0] if single else result
 
 
-def _one_hot(shape: tuple[int, ...], flat: int, dtype: str) -> Node:
-    """The unit array with a 1 at flat position ``flat``: a scalar written into zeros."""
-    one = dsl.constant(1.0, dtype)
-    if not shape:
-        return one
-    position = []
-    for dim in reversed(shape):
-        position.append(flat % dim)
-        flat //= dim
-    spec = tuple((p, 1, 1) for p in reversed(position))
-    return dsl.unslice(dsl.reshape(one, (1,) * len(shape)), spec, shape)
+def _identity(n: int, shape: tuple[int, ...], dtype: str) -> Node:
+    """The ``n`` unit arrays of ``shape`` (``n`` elements) stacked along a new first axis: the
+    identity matrix, built as ones written with a stride of ``n + 1`` into zeros (no stored
+    array; constant folding leaves it alone, as it is larger than its payload)."""
+    if n == 1:
+        return dsl.ones((1,) + shape, dtype)
+    diagonal = dsl.unslice(dsl.ones((n,), dtype), ((0, n + 1, n),), (n * n,))
+    return dsl.reshape(diagonal, (n,) + shape)
 
 
 def jacobian(y: Node, x: NodeOrList, mode: str = "auto") -> NodeOrList:
     """The Jacobian of ``y`` with respect to ``x``, of shape ``y.shape + x.shape``.
 
-    ``mode="fwd"`` builds one jvp per element of ``x``, ``"rev"`` one vjp per element of ``y``;
-    ``"auto"`` picks forward mode when ``x`` has fewer elements than ``y``.
+    ``mode="fwd"`` is one jvp sweep whose tangent carries a batch of the ``x.size`` unit
+    vectors, ``"rev"`` one vjp sweep with a batch of the ``y.size`` unit cotangents (each sweep
+    traced once and batched by ``graphc.batching``, so the graph does not grow with the number
+    of columns or rows); ``"auto"`` picks forward mode when ``x`` has fewer elements than ``y``.
     """
     return _jacobian("jacobian", y, x, mode)
 
@@ -353,25 +356,42 @@ def _jacobian(what: str, y: Node, x: NodeOrList, mode: str, strict: bool = True)
     if mode not in ("auto", "fwd", "rev"):
         raise ValueError(f"{what}: mode must be 'auto', 'fwd' or 'rev', got {mode!r}")
     _check_wrt(what, xs)
-    if strict:  # once here, not once per row or column
+    if strict:  # once here, not once per sweep
         _require_contained(what, topological_order([y]), xs, xs)
     dtype = y.dtype if is_differentiable(y) else "float64"
     results = []
     for xi in xs:
         chosen = mode if mode != "auto" else ("fwd" if xi.size < y.size else "rev")
-        if chosen == "fwd":
-            columns = [
-                _jvp(what, y, xi, _one_hot(xi.shape, j, xi.dtype), strict=False)
-                for j in range(xi.size)
-            ]
-            stacked = dsl.stack(columns, axis=-1) if columns else dsl.zeros(y.shape + (0,), dtype)
+        if xi.size == 0 or y.size == 0:
+            results.append(dsl.zeros(y.shape + xi.shape, dtype))
+        elif chosen == "fwd":
+            # The batch last: column j of the Jacobian is the tangent of the j-th unit vector,
+            # so y.shape + (n,) is already the Jacobian's layout (the identity is symmetric,
+            # so it is its own seed array with the batch last).
+            seeds = _identity(xi.size, xi.shape, xi.dtype if is_differentiable(xi) else "float64")
+            seeds = dsl.reshape(seeds, xi.shape + (xi.size,))
+            columns = batched_jvp(what, y, xi, seeds, axis=-1)
+            results.append(dsl.reshape(columns, y.shape + xi.shape))
         else:
-            rows = [
-                _vjp(what, y, xi, _one_hot(y.shape, i, dtype), strict=False) for i in range(y.size)
-            ]
-            stacked = dsl.stack(rows, axis=0) if rows else dsl.zeros((0,) + xi.shape, dtype)
-        results.append(dsl.reshape(stacked, y.shape + xi.shape))
+            rows = batched_vjp(what, y, xi, _identity(y.size, y.shape, dtype))
+            results.append(dsl.reshape(rows, y.shape + xi.shape))
     return results[0] if single else results
+
+
+def batched_jvp(what: str, y: Node, x: Node, seeds: Node, axis: int = 0) -> Node:
+    """The jvps of ``y`` along each seed in ``seeds`` (``x``'s shape with the batch of seeds
+    at ``axis``), batched at the same axis of the result (0: first, -1: last): one forward
+    sweep traced with one tangent and batched over the seeds."""
+    tangents = vmap(lambda t: _jvp(what, y, x, t, strict=False), in_axes=axis, out_axes=axis)
+    return tangents(seeds)  # type: ignore[return-value]
+
+
+def batched_vjp(what: str, y: Node, x: Node, seeds: Node, axis: int = 0) -> Node:
+    """The vjps of ``y`` for each seed in ``seeds`` (``y``'s shape with the batch of seeds at
+    ``axis``), batched at the same axis of the result: one reverse sweep traced with one
+    cotangent and batched over the seeds."""
+    cotangents = vmap(lambda c: _vjp(what, y, x, c, strict=False), in_axes=axis, out_axes=axis)
+    return cotangents(seeds)  # type: ignore[return-value]
 
 
 def hessian(f: Node, x: Node) -> Node:

@@ -262,6 +262,30 @@ class Graph:
             f"{len(self.nodes)} nodes>"
         )
 
+    # Graphs larger than this are not drawn in notebooks: dot's layout takes minutes on them,
+    # and the drawing would be unreadable anyway (print the graph, or gc.render it, instead).
+    SVG_MAX_NODES = 400
+
+    def _repr_svg_(self) -> str | None:
+        """The drawing Jupyter shows (``gc.to_dot`` laid out by Graphviz's ``dot``), or None
+        (Jupyter then shows ``repr``) without ``dot``, beyond :attr:`SVG_MAX_NODES` nodes, or
+        if ``dot`` fails or takes more than 20 seconds."""
+        import shutil
+        import subprocess
+
+        from graphc.graphviz import to_dot
+
+        program = shutil.which("dot")
+        if program is None or len(self.nodes) > self.SVG_MAX_NODES:
+            return None
+        try:
+            done = subprocess.run(
+                [program, "-Tsvg"], input=to_dot(self).encode(), capture_output=True, timeout=20
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.decode("utf-8") if done.returncode == 0 else None
+
     # -- identity -----------------------------------------------------------------------------
     @cached_property
     def structural_hash(self) -> str:

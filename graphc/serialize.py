@@ -2,9 +2,10 @@
 
 The format is flat (one record per node, arguments as indices into the node list), so a
 100,000-node chain serialises without recursion, and reading it executes nothing: no pickle is
-needed to load a graph. Pickling a :class:`~graphc.graph.Graph` (and so a compiled function,
-which pickles as its graph and options) goes through this format; that is what lets users ship
-models to a process pool or a cluster.
+needed to load a graph. Pickling a :class:`~graphc.graph.Graph` goes through this format, and
+so does the graph inside a pickled compiled function (which also carries its object code, so
+another process loads it without LLVM); that is what lets users ship models to a process pool
+or a cluster.
 
 Format ``{"format": "graphc-graph", "version": 1, "inputs": [i...], "outputs": [i...],
 "single_output": bool, "nodes": [{"op", "args", "attrs", "shape", "dtype"}...]}``; constants

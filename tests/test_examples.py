@@ -50,6 +50,12 @@ KEYS: dict[str, list[str]] = {
     "newton_rosenbrock.py": [r"error is squared", r"gradient descent takes \d+x"],
     "truncated_newton.py": [r"0 nodes of shape \(100, 100\)", r"Hessian-vector products"],
     "helmholtz_hessian.py": [r"within issue 4's bounds"],
+    "dask_gradient.py": [
+        r"gradient matches finite differences",
+        r"1 worker : loss and gradient in \d+ ms .* equal to one process's",
+        r"2 workers: loss and gradient in \d+ ms .* loaded by the workers in [\d.]+ ms \(pickle\)",
+        r"gradient descent on the cluster",
+    ],
     "logistic_loop.py": [r"code size independent of n: True", r"r = 3\.5: l = 0\.3828196830"],
     "ode_sensitivity.py": [r"max relative difference\s+\d\.\de-(0[6-9]|1\d)"],
     "rnn_bptt.py": [r"identical training curves: True"],

@@ -26,6 +26,7 @@ import graphc as gc
 import graphc.jit.plan as plan_module
 from graphc.jit import engine
 from graphc.ops import OPS
+from graphc.ops.sparse import sparse_gather
 
 RNG = np.random.default_rng(1234)
 
@@ -263,6 +264,10 @@ SHAPE_CASES = {
     "int cast": lambda t: (t * 3.0).astype("int64") * 2,
     "stop_gradient": lambda t: gc.stop_gradient(t) * t,
     "scalar broadcast into matmul": lambda t: gc.broadcast_to(gc.sum(t), (5, 4)) @ t[0],
+    "sparse_gather": lambda t: sparse_gather(t.reshape(-1), [59, 0, 7, 7, 31, 2]) * 2.0,
+    "sparse_gather of a strided view": lambda t: sparse_gather(t[1, 2, ::-2], [2, 0, 1, 1]),
+    "sparse_gather at one position": lambda t: sparse_gather(t.reshape(-1), [5, 5, 5]),
+    "sparse_gather of a scalar": lambda t: sparse_gather(gc.broadcast_to(gc.sum(t), (4,)), [3, 0]),
 }
 
 
@@ -301,6 +306,7 @@ def test_every_op_is_covered_by_this_table():
             "stop_gradient",
             "input",
             "const",
+            "sparse_gather",
             # compiled vs evaluated in tests/test_loops.py and tests/test_custom_derivatives.py
             "scan",
             "revolve",

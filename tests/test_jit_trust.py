@@ -152,3 +152,21 @@ def test_boolean_order_and_unsigned_64_bit_arguments():
 def test_networkx_keys_of_constants_never_collide_with_input_names():
     c2, x = gc.scalar("c2"), gc.scalar("x")
     assert len(gc.Graph([c2, x], [c2 * 2.0 + x]).to_networkx()) == 5
+
+
+def test_small_scalar_graphs_return_python_scalars_built_natively():
+    # Several scalar outputs of a small straight-line graph: the native entry builds the
+    # result (floats, ints, bools, the tuple) while holding the GIL.
+    x, k = gc.scalar("x"), gc.scalar("k", "int64")
+    graph = gc.Graph([x, k], [x * 2.0, k + 1, x > 1.0, x])
+    fn = gc.compile(graph, cache=False)
+    assert fn.stats["straight_line"] and fn._abi.boxed and fn._abi.holds_gil
+    got = fn(1.5, 41)
+    assert got == (3.0, 42, True, 1.5)
+    assert [type(v) for v in got] == [float, int, bool, float]
+    assert gc.compile(gc.Graph([k], k * 3), cache=False)(5) == 15  # one output, unboxed tuple
+    single = gc.compile(gc.Graph([x], x > 0.0), cache=False)
+    assert single(1.0) is True and single(-1.0) is False
+    # Graphs with loop kernels release the GIL while they run.
+    v = gc.vector("v", 100)
+    assert not gc.compile(gc.Graph([v], [gc.sum(v), gc.max(v)]), cache=False)._abi.holds_gil

@@ -27,6 +27,7 @@ import graphc as gc
 from graphc import dsl
 from graphc.ops import OPS
 from graphc.ops.base import arity
+from graphc.ops.sparse import sparse_gather
 
 # -- the table --------------------------------------------------------------------------------
 
@@ -81,6 +82,8 @@ def unslice_ref(x):
     out[1:5:2, ::-1] = x
     return out
 
+
+GATHER_AT = np.array([3, 0, 3, 4, 1, 3])
 
 CONST = np.array([[1.5, -0.0, 2.0], [np.inf, -3.25, 0.5]])
 
@@ -278,6 +281,22 @@ TABLE: dict[str, list[Case]] = {
             label="int",
         ),
     ],
+    # sparse derivatives' gather (graphc.ops.sparse): constant positions, repeated and unordered
+    "sparse_gather": [
+        Case(
+            lambda x: sparse_gather(x, GATHER_AT),
+            lambda x: x[GATHER_AT],
+            ((5,),),
+            ("real",),
+        ),
+        Case(
+            lambda x: sparse_gather(x.reshape(-1), GATHER_AT),
+            lambda x: x.reshape(-1)[GATHER_AT],
+            ((2, 3),),
+            ("real",),
+            label="of a matrix",
+        ),
+    ],
 }
 
 # -- ops holding a graph (graphc.ops.control); their own tests: test_loops.py, test_custom_*.py
@@ -384,6 +403,7 @@ def test_op_record_is_complete(name):
         "view",
         "concat",
         "unslice",
+        "gather",
         "scan",  # ops holding a graph (graphc.ops.control)
         "custom",
     }

@@ -20,6 +20,7 @@ ORDER = (
     "mlp",
     "compile_time",
     "blocks",
+    "jacobians",
     "loops",
 )
 

@@ -6,8 +6,9 @@ driver), :mod:`~graphc.jit.plan` (kernels, fusion, buffers, parts), :mod:`~graph
 (one LLVM function per distinct loop kernel), :mod:`~graphc.jit.codegen` (the module: parts and
 entry points), :mod:`~graphc.jit.emit` (IR text), :mod:`~graphc.jit.engine` (every llvmlite
 call), :mod:`~graphc.jit.abi` (the native call's arguments), :mod:`~graphc.jit.function` (the
-Python call path), :mod:`~graphc.jit.cache` (the disk cache) and :mod:`~graphc.jit.constants`
-(constant arrays shared between compiled functions).
+Python call path and pickling), :mod:`~graphc.jit.cache` (the disk cache),
+:mod:`~graphc.jit.constants` (constant arrays shared between compiled functions) and
+:mod:`~graphc.jit.export` (object files and C headers for ``gc.export``).
 """
 
 from graphc.jit.compiler import compile

@@ -18,8 +18,17 @@ anyone who can write to the cache directory can make your process run their code
 directory is created readable by its owner only; point ``GRAPHC_CACHE_DIR`` only at directories
 no one else can write to.
 
-Location: ``$GRAPHC_CACHE_DIR``, else ``$XDG_CACHE_HOME/graphc``, else ``~/.cache/graphc``.
-``GRAPHC_CACHE=0`` (or ``compile(..., cache=False)``) turns it off.
+Location: ``$GRAPHC_CACHE_DIR``, else the platform's cache directory: ``$XDG_CACHE_HOME/graphc``
+or ``~/.cache/graphc`` (Linux and other Unix), ``~/Library/Caches/graphc`` (macOS),
+``%LOCALAPPDATA%\\graphc\\Cache`` (Windows). ``GRAPHC_CACHE=0`` (or ``compile(...,
+cache=False)``) turns it off.
+
+Size: the entries of a directory add up to at most ``GRAPHC_CACHE_MAX_BYTES`` (bytes, or with a
+``K``/``M``/``G`` suffix, powers of 1024; default :data:`DEFAULT_MAX_BYTES`, 1 GiB). A store
+that takes the directory past the limit deletes the least recently used entries first: an
+entry's modification time is its last use (a hit touches it). An entry larger than the limit is
+not kept. Several processes may share a directory: each eviction is one ``unlink``, and an
+entry deleted under a reader is a miss, never an error.
 """
 
 from __future__ import annotations
@@ -27,21 +36,60 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 MAGIC = b"GRAPHC\x00\x01"
+SUFFIX = ".gcc"
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: a few hundred large entries (a Hessian's is ~5 MB)
+STALE_TEMPORARY_SECONDS = 3600.0  # a temporary file this old belongs to a writer that died
 _SOURCE_DIGEST: list[str] = []
 
 
 def default_directory() -> Path | None:
+    """The cache directory compile() uses, or None when ``GRAPHC_CACHE`` turns it off."""
     if os.environ.get("GRAPHC_CACHE", "1").lower() in ("0", "false", "no", "off"):
         return None
+    return configured_directory()
+
+
+def configured_directory() -> Path:
+    """``$GRAPHC_CACHE_DIR``, else the platform's cache directory (see the module docstring)."""
     if os.environ.get("GRAPHC_CACHE_DIR"):
         return Path(os.environ["GRAPHC_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "graphc"
+    return platform_directory()
+
+
+def platform_directory(platform: str = sys.platform, environ=os.environ) -> Path:
+    home = Path(environ.get("HOME") or os.path.expanduser("~"))
+    if platform == "win32":
+        local = environ.get("LOCALAPPDATA")
+        return (Path(local) if local else home / "AppData" / "Local") / "graphc" / "Cache"
+    if platform == "darwin":
+        return home / "Library" / "Caches" / "graphc"
+    xdg = environ.get("XDG_CACHE_HOME")
+    # The XDG spec ignores relative paths: they would depend on the working directory.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".cache"
+    return base / "graphc"
+
+
+def max_bytes(environ=os.environ) -> int:
+    """The size limit: ``GRAPHC_CACHE_MAX_BYTES``, else :data:`DEFAULT_MAX_BYTES`."""
+    text = environ.get("GRAPHC_CACHE_MAX_BYTES", "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    match = re.fullmatch(r"(\d+)\s*([KMG]?)(?:i?B)?", text, re.IGNORECASE)
+    if match is None:
+        raise ValueError(
+            f"GRAPHC_CACHE_MAX_BYTES must be a number of bytes, optionally with a K, M or G "
+            f"suffix (e.g. 500M), got {text!r}"
+        )
+    scale = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[match.group(2).upper()]
+    return int(match.group(1)) * scale
 
 
 def source_digest() -> str:
@@ -88,11 +136,12 @@ def decode(data: bytes) -> tuple[dict, dict[str, bytes]]:
 
 
 class DiskCache:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, limit: int | None = None):
         self.directory = Path(directory)
+        self.limit = max_bytes() if limit is None else limit
 
     def path(self, key: str) -> Path:
-        return self.directory / f"{key}.gcc"
+        return self.directory / f"{key}{SUFFIX}"
 
     def load(self, key: str) -> tuple[dict, dict[str, bytes]] | None:
         """The entry stored under ``key``, or None (missing, corrupt, or made for another key:
@@ -106,10 +155,14 @@ class DiskCache:
             header, blobs = decode(data)
             if header.get("key") != key:
                 raise ValueError("cache entry was stored under another key")
-            return header, blobs
         except (ValueError, KeyError, json.JSONDecodeError, struct.error):
             self.discard(key)
             return None
+        try:
+            os.utime(path)  # its last use, for least-recently-used eviction
+        except OSError:
+            pass
+        return header, blobs
 
     def discard(self, key: str) -> None:
         try:
@@ -118,11 +171,106 @@ class DiskCache:
             pass
 
     def store(self, key: str, header: dict, blobs: dict[str, bytes]) -> None:
+        data = encode({**header, "key": key}, blobs)
+        if len(data) > self.limit:
+            return  # it could only be kept by evicting everything, and then itself
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(handle, "wb") as file:
-                file.write(encode({**header, "key": key}, blobs))
+                file.write(data)
             os.replace(temporary, self.path(key))
         except OSError:
-            pass  # a read-only or full disk costs a recompile next time, never an error
+            return  # a read-only or full disk costs a recompile next time, never an error
+        self.evict(keep=self.path(key))
+
+    def entries(self) -> list[tuple[float, int, Path]]:
+        """(last use, bytes, path) of every entry, least recently used first."""
+        found = []
+        try:
+            listing = list(os.scandir(self.directory))
+        except OSError:
+            return []
+        for item in listing:
+            if not item.name.endswith(SUFFIX):
+                continue
+            try:
+                status = item.stat()
+            except OSError:  # deleted meanwhile by another process
+                continue
+            found.append((status.st_mtime, status.st_size, Path(item.path)))
+        return sorted(found)
+
+    def evict(self, keep: Path | None = None) -> int:
+        """Delete least recently used entries until the directory is within the limit (never
+        ``keep``, the entry just written), and temporary files of writers that died. Returns
+        the number of bytes freed."""
+        entries = self.entries()
+        total = sum(size for _, size, _ in entries)
+        freed = 0
+        for _, size, path in entries:
+            if total <= self.limit:
+                break
+            if path == keep:
+                continue
+            try:
+                path.unlink()
+            except OSError:
+                continue  # another process evicted it first
+            total -= size
+            freed += size
+        cutoff = time.time() - STALE_TEMPORARY_SECONDS
+        for temporary in self.directory.glob("*.tmp"):
+            try:
+                if temporary.stat().st_mtime < cutoff:
+                    temporary.unlink()
+            except OSError:
+                pass
+        return freed
+
+    def clear(self) -> dict:
+        """Delete every entry (and temporary file); returns how many and their bytes."""
+        entries = self.entries()
+        removed = freed = 0
+        for _, size, path in entries:
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            removed += 1
+            freed += size
+        for temporary in self.directory.glob("*.tmp"):
+            try:
+                temporary.unlink()
+            except OSError:
+                pass
+        return {"directory": str(self.directory), "entries": removed, "bytes": freed}
+
+    def info(self) -> dict:
+        entries = self.entries()
+        return {
+            "directory": str(self.directory),
+            "entries": len(entries),
+            "bytes": sum(size for _, size, _ in entries),
+            "max_bytes": self.limit,
+        }
+
+
+def _chosen(directory: str | os.PathLike | None) -> DiskCache:
+    return DiskCache(Path(directory) if directory is not None else configured_directory())
+
+
+def cache_info(directory: str | os.PathLike | None = None) -> dict:
+    """The compile cache: its ``directory``, number of ``entries``, their ``bytes``,
+    ``max_bytes`` (the limit) and ``enabled`` (False when ``GRAPHC_CACHE=0``). ``directory``
+    defaults to the one compile() uses."""
+    info = _chosen(directory).info()
+    info["enabled"] = directory is not None or default_directory() is not None
+    return info
+
+
+def cache_clear(directory: str | os.PathLike | None = None) -> dict:
+    """Delete every compiled entry of the cache (default: the directory compile() uses, also
+    when ``GRAPHC_CACHE=0``); returns the number of ``entries`` and ``bytes`` deleted. Compiled
+    functions already loaded keep working: they never read the cache again."""
+    return _chosen(directory).clear()

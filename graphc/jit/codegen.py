@@ -14,9 +14,11 @@ The module holds:
   ``graph_batch_dense`` the same for rows stacked contiguously (constant strides, so LLVM can
   vectorise the loop over rows).
 
-A graph of at most :data:`INLINE_LIMIT` instructions is inlined into the entry points (the
-dense batch loop then vectorises over rows); a larger one is not: three inlined copies, one
-inside a loop the vectoriser works on, made an 800-instruction graph compile eight times slower.
+A straight-line graph (scalars only) of at most :data:`INLINE_LIMIT` instructions is inlined
+into the entry points (the dense batch loop then vectorises over rows); any other is not: three
+inlined copies, one inside a loop the vectoriser works on, made an 800-instruction graph compile
+eight times slower, and a graph with loop kernels gains nothing from them (the Rosenbrock
+gradient at n = 1000 compiled in a third of the time without).
 
 :func:`emit_function` emits a plan as one internal function of the module (its kernels and parts
 named after it), without entry points: how a loop's body becomes the function its kernel calls
@@ -107,6 +109,13 @@ class PartEmitter:
             operands = [self.read_scalar_shaped(a) for a in node.args]
             self.define_scalar(node, lower(self.fb, node, *operands))
             return
+        if kernel.kind == "copy" and kernel.target is not None and kernel.root.shape == ():
+            # A scalar output that is also another output (or an input, a constant): a store.
+            value = self.read_scalar_shaped(kernel.source)  # type: ignore[arg-type]
+            self.fb.store(
+                self.fb.cast(value, kernel.target.dtype), self.element_pointer(kernel.target)
+            )
+            return
         name, code = self.library.function_for(kernel)
         args = [
             f"ptr {self.element_pointer(Layout(base, offset, (), dtype))}"
@@ -152,7 +161,9 @@ def emit_module(
             emitter.emit(kernel)
         parts.append(emitter.fb)
     instructions = library.instructions + sum(fb.instructions for fb in parts)
-    inline = plan.parts == 1 and instructions <= INLINE_LIMIT
+    # Only straight-line graphs are inlined: a graph with loop kernels gains nothing from a
+    # copy per entry (its rows are too big to vectorise across) and costs LLVM three times.
+    inline = plan.parts == 1 and instructions <= INLINE_LIMIT and library.calls == 0
     library.finish(inline)
     for part, fb in enumerate(parts):
         attributes = "alwaysinline" if inline else "noinline"
@@ -172,7 +183,7 @@ def emit_module(
         + ", ".join(io_params + ["ptr noalias %ws", "ptr %consts"])
         + ") alwaysinline nounwind"
     )
-    _emit_call_entry(plan, module)
+    _emit_call_entry(plan, module, straight_line=inline)
     _emit_batch_entry(plan, module, dense=False)
     _emit_batch_entry(plan, module, dense=True)
     stats = {
@@ -181,6 +192,7 @@ def emit_module(
         "kernel_functions": len(library.texts),
         "kernel_calls": library.calls,
         "instructions": instructions,
+        "straight_line": inline,  # inlined into the entries; decides the call ABI too
     }
     return module.text(), module.external_symbols, stats
 
@@ -189,7 +201,15 @@ def _scalar_param_type(dtype: str) -> str:
     return "i8" if dtype == dtypes.BOOL else LLVM_TYPES[dtype]
 
 
-def _emit_call_entry(plan: Plan, module: Module) -> None:
+# How the C API boxes each scalar dtype (for a CallABI.boxed entry).
+_BOXES = {
+    dtypes.FLOAT64: ("PyFloat_FromDouble", "double"),
+    dtypes.INT64: ("PyLong_FromLongLong", "i64"),
+    dtypes.BOOL: ("PyBool_FromLong", "i64"),
+}
+
+
+def _emit_call_entry(plan: Plan, module: Module, straight_line: bool) -> None:
     fb = FunctionBuilder(module)
     params, pointers = [], []
     for k, node in enumerate(plan.graph.inputs):
@@ -202,7 +222,7 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         else:
             params.append(f"ptr %arg{k}")
             pointers.append(_array_data(fb, f"%arg{k}"))
-    abi = call_abi(plan.graph, plan.workspace_bytes, len(plan.constants))
+    abi = call_abi(plan.graph, plan.workspace_bytes, len(plan.constants), straight_line)
     pack = None
     if abi.pack:
         params.append("ptr %pack")
@@ -215,6 +235,8 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         elif k == abi.direct:
             result_slot = fb.alloca("double")
             pointers.append(result_slot)
+        elif abi.boxed:
+            pointers.append(fb.alloca("i64"))  # an 8-byte slot, as in the pack
         else:
             pointers.append(fb.gep_bytes(pack, 8 * k))  # type: ignore[arg-type]
     if abi.workspace_from_python:
@@ -227,6 +249,22 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
     consts = "%consts" if abi.constants else "null"
     args = ", ".join([f"ptr {p}" for p in pointers] + [f"ptr {workspace}", f"ptr {consts}"])
     fb.emit(f"call void @graph_body({args})")
+    if abi.boxed:
+        outputs = plan.graph.outputs
+        first = plan.n_inputs  # the output slots follow the inputs' pointers
+        boxes = [_box(fb, module, node, pointers[first + k]) for k, node in enumerate(outputs)]
+        if plan.graph.single_output:
+            result = boxes[0]
+        else:
+            module.declare("declare ptr @PyTuple_New(i64)")
+            module.declare("declare i32 @PyTuple_SetItem(ptr, i64, ptr)")
+            module.external_symbols.update({"PyTuple_New", "PyTuple_SetItem"})
+            result = fb.fresh("t")
+            fb.emit(f"{result} = call ptr @PyTuple_New(i64 {len(boxes)})")
+            for k, box in enumerate(boxes):  # SetItem steals the reference
+                fb.emit(f"call i32 @PyTuple_SetItem(ptr {result}, i64 {k}, ptr {box})")
+        fb.finish(f"define ptr @graph_call({', '.join(params)}) nounwind", f"ret ptr {result}")
+        return
     if result_slot is not None:
         value = fb.instr(dtypes.FLOAT64, f"load double, ptr {result_slot}")
         fb.finish(
@@ -234,6 +272,21 @@ def _emit_call_entry(plan: Plan, module: Module) -> None:
         )
     else:
         fb.finish(f"define void @graph_call({', '.join(params)}) nounwind")
+
+
+def _box(fb: FunctionBuilder, module: Module, node: Node, slot: str) -> str:
+    """A new Python object holding the scalar output stored at ``slot``."""
+    function, ty = _BOXES[node.dtype]
+    module.declare(f"declare ptr @{function}({ty})")
+    module.external_symbols.add(function)
+    if node.dtype == dtypes.BOOL:
+        byte = fb.instr(dtypes.INT64, f"load i8, ptr {slot}")
+        value = fb.instr(dtypes.INT64, f"zext i8 {byte.text} to i64").text
+    else:
+        value = fb.instr(node.dtype, f"load {ty}, ptr {slot}").text
+    box = fb.fresh("b")
+    fb.emit(f"{box} = call ptr @{function}({ty} {value})")
+    return box
 
 
 def _array_data(fb: FunctionBuilder, obj: str) -> str:
@@ -278,6 +331,149 @@ def _emit_batch_entry(plan: Plan, module: Module, dense: bool) -> None:
         f"define void @{name}(ptr noalias %bases, ptr noalias %strides, ptr %ws, "
         "ptr %consts, i64 %begin, i64 %end) nounwind"
     )
+
+
+# -- entry points for C programs (gc.export) --------------------------------------------------
+def emit_export_entries(plan: Plan, name: str) -> str:
+    """IR text to append to :func:`emit_module`'s for an object file C programs call
+    (``graphc.jit.export`` writes the header that documents these):
+
+    - ``i32 @name(ptr inputs, ptr outputs)``: ``inputs``/``outputs`` are arrays of pointers to
+      contiguous row-major data, in the graph's order (a scalar: a pointer to one element);
+    - ``i32 @name_work(ptr inputs, ptr outputs, ptr work)``: the same with a caller's workspace
+      of ``plan.workspace_bytes`` bytes;
+    - ``i32 @name_batch(ptr inputs, ptr outputs, i64 n)``: ``n`` rows, each argument a
+      contiguous stack of rows;
+    - ``i32 @name_batch_strided(ptr inputs, ptr in_strides, ptr outputs, ptr out_strides, i64
+      n)``: a byte stride per argument between rows (0: one value for every row).
+
+    They return 0, or 1 when a workspace too large for the stack could not be allocated. The
+    constant arrays become internal read-only globals (the object needs no Python). All four
+    call one ``noinline`` copy of ``@graph_body`` (which reads no Python object), the batches
+    through one loop over rows: the graph is compiled once, not once per entry (four inlined
+    copies took four times as long to compile; the loop over rows is not vectorised across
+    rows, which only mattered for libmvec, unused in exports). The workspace is on the stack up
+    to :data:`~graphc.jit.abi.STACK_WORKSPACE_LIMIT` bytes, else ``malloc``-ed per call: every
+    entry is thread-safe.
+    """
+    from graphc.jit.abi import STACK_WORKSPACE_LIMIT
+
+    module = Module()
+    for k, array in enumerate(plan.constants):
+        data = array.tobytes()
+        initializer = f'c"{_llvm_bytes(data)}"' if data else "zeroinitializer"
+        module.declare(
+            f"@gc_export_const{k} = internal constant [{len(data)} x i8] {initializer}, align 64"
+        )
+    if plan.constants:
+        table = ", ".join(f"ptr @gc_export_const{k}" for k in range(len(plan.constants)))
+        module.declare(
+            f"@gc_export_consts = internal constant [{len(plan.constants)} x ptr] [{table}]"
+        )
+    consts = "@gc_export_consts" if plan.constants else "null"
+    heap = plan.workspace_bytes > STACK_WORKSPACE_LIMIT
+    if heap:
+        module.declare("declare noalias ptr @malloc(i64) nounwind")
+        module.declare("declare void @free(ptr) nounwind")
+    n_in, n_io = plan.n_inputs, plan.n_inputs + plan.n_outputs
+    nodes = (*plan.graph.inputs, *plan.graph.outputs)
+    row_bytes = [max(node.size, 1) * ITEM_SIZES[node.dtype] for node in nodes]
+
+    # The graph, once: every entry calls this.
+    body = FunctionBuilder(module)
+    io = [body.load_pointer(body.gep("%io", k, dtypes.INT64)) for k in range(n_io)]
+    args = ", ".join([f"ptr {p}" for p in io] + ["ptr %ws", f"ptr {consts}"])
+    body.emit(f"call void @graph_body({args})")
+    body.finish("define internal void @gc_export_body(ptr %io, ptr %ws) noinline nounwind")
+
+    # Rows begin <= r < end: argument k of row r at io[k] + r * strides[k].
+    rows = FunctionBuilder(module)
+    bases = [rows.load_pointer(rows.gep("%io", k, dtypes.INT64)) for k in range(n_io)]
+    steps = [rows.load(rows.gep("%strides", k, dtypes.INT64), dtypes.INT64) for k in range(n_io)]
+    row_io = rows.alloca("ptr", n_io)
+    empty = rows.fresh("c")
+    rows.emit(f"{empty} = icmp sle i64 %n, 0")
+    run, done = rows.new_block("run"), rows.new_block("done")
+    rows.emit(f"br i1 {empty}, label %{done}, label %{run}")
+    rows.label(run)
+    row, state = rows.loop_begin("%n")
+    for k, (base, step) in enumerate(zip(bases, steps)):
+        offset = rows.index_arith("mul nsw", row, step.text)
+        rows.emit(
+            f"store ptr {rows.gep_bytes(base, offset)}, ptr {rows.gep(row_io, k, dtypes.INT64)}"
+        )
+    rows.emit(f"call void @gc_export_body(ptr {row_io}, ptr %ws)")
+    rows.loop_end(state)
+    rows.emit(f"br label %{done}")
+    rows.label(done)
+    rows.finish(
+        "define internal void @gc_export_rows(ptr %io, ptr %strides, ptr %ws, i64 %n) "
+        "noinline nounwind"
+    )
+
+    def entry(signature: str, work: str | None, call) -> None:
+        fb = FunctionBuilder(module)
+        table = fb.alloca("ptr", n_io)  # inputs, then outputs: one table, as the body reads
+        for k in range(n_io):
+            source, index = ("%inputs", k) if k < n_in else ("%outputs", k - n_in)
+            pointer = fb.load_pointer(fb.gep(source, index, dtypes.INT64))
+            fb.emit(f"store ptr {pointer}, ptr {fb.gep(table, k, dtypes.INT64)}")
+        if work is None and heap:
+            workspace = fb.fresh("ws")
+            fb.emit(f"{workspace} = call ptr @malloc(i64 {plan.workspace_bytes})")
+            failed = fb.fresh("c")
+            fb.emit(f"{failed} = icmp eq ptr {workspace}, null")
+            ok, fail = fb.new_block("run"), fb.new_block("nomem")
+            fb.emit(f"br i1 {failed}, label %{fail}, label %{ok}")
+            fb.label(fail)
+            fb.emit("ret i32 1")
+            fb.label(ok)
+            call(fb, table, workspace)
+            fb.emit(f"call void @free(ptr {workspace})")
+        else:
+            workspace = work or fb.alloca("i8", max(plan.workspace_bytes, 1), align=64)
+            call(fb, table, workspace)
+        fb.finish(f"define i32 {signature} nounwind", "ret i32 0")
+
+    def single(fb: FunctionBuilder, table: str, workspace: str) -> None:
+        fb.emit(f"call void @gc_export_body(ptr {table}, ptr {workspace})")
+
+    def dense(fb: FunctionBuilder, table: str, workspace: str) -> None:
+        strides = fb.alloca("i64", n_io)
+        for k, size in enumerate(row_bytes):
+            fb.emit(f"store i64 {size}, ptr {fb.gep(strides, k, dtypes.INT64)}")
+        fb.emit(f"call void @gc_export_rows(ptr {table}, ptr {strides}, ptr {workspace}, i64 %n)")
+
+    def strided(fb: FunctionBuilder, table: str, workspace: str) -> None:
+        strides = fb.alloca("i64", n_io)
+        for k in range(n_io):
+            source, index = ("%in_strides", k) if k < n_in else ("%out_strides", k - n_in)
+            step = fb.load(fb.gep(source, index, dtypes.INT64), dtypes.INT64)
+            fb.emit(f"store i64 {step.text}, ptr {fb.gep(strides, k, dtypes.INT64)}")
+        fb.emit(f"call void @gc_export_rows(ptr {table}, ptr {strides}, ptr {workspace}, i64 %n)")
+
+    entry(f"@{name}(ptr %inputs, ptr %outputs)", None, single)
+    entry(f"@{name}_work(ptr %inputs, ptr %outputs, ptr %work)", "%work", single)
+    entry(f"@{name}_batch(ptr %inputs, ptr %outputs, i64 %n)", None, dense)
+    entry(
+        f"@{name}_batch_strided(ptr %inputs, ptr %in_strides, ptr %outputs, "
+        "ptr %out_strides, i64 %n)",
+        None,
+        strided,
+    )
+    return module.text()
+
+
+def _llvm_bytes(data: bytes) -> str:
+    """``data`` as the body of an LLVM ``c"..."`` string: every byte as ``\\XX`` (three
+    characters a byte, escaped with numpy: an 8 MB constant takes a fraction of a second)."""
+    import numpy as np
+
+    digits = np.frombuffer(data.hex().upper().encode("ascii"), dtype=np.uint8).reshape(-1, 2)
+    text = np.empty((len(data), 3), dtype=np.uint8)
+    text[:, 0] = ord("\\")
+    text[:, 1:] = digits
+    return text.tobytes().decode("ascii")
 
 
 def emit_function(plan: Plan, module: Module, name: str, reassociate: bool = False) -> int:

@@ -12,7 +12,11 @@ Every stage's seconds land in ``fn.stats["seconds"]``. A compile that has run fo
 (stage, node and kernel counts, seconds); ``verbose=True`` prints every stage to stderr.
 
 The disk cache (:mod:`graphc.jit.cache`) is keyed by the graph's structural hash, the options,
-the host and graphc's own source, so a hit skips everything from ``optimize`` to ``codegen``.
+the target CPU and graphc's own source, so a hit skips everything from ``optimize`` to
+``codegen``. A pickled function (:func:`restore`) carries its object code too: loading it runs
+only the ``load`` stage, unless this machine cannot run the code (another CPU family, missing
+CPU features, no libmvec, another graphc), when it compiles the graph again and says so once
+through the ``graphc`` logger.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def compile(
     reassociate: bool = False,
     vector_math: bool | None = None,
     opt_level: int = 2,
+    cpu: str = "host",
     cache: bool | str | None = None,
     verbose: bool = False,
 ) -> CompiledFunction:
@@ -93,8 +98,16 @@ def compile(
       with AVX2); False keeps libm's scalar functions everywhere. ``fn.stats["vector_math"]``
       says whether it was used.
     - ``opt_level``: LLVM's optimization level, 0-3.
-    - ``cache``: None uses the default directory (``$GRAPHC_CACHE_DIR``, ``~/.cache/graphc``;
-      ``GRAPHC_CACHE=0`` disables), False disables, a path uses that directory.
+    - ``cpu``: the CPU the code is built for: ``"host"`` (this one, every feature it has),
+      ``"generic"`` (the baseline of this CPU family: on x86-64, SSE2) or an x86-64
+      micro-architecture level, ``"x86-64-v2"`` (SSE4.2, POPCNT), ``"x86-64-v3"`` (AVX2, FMA,
+      the level of libmvec's vector math) or ``"x86-64-v4"`` (AVX-512). A portable target makes
+      pickles that load without recompiling on every machine of a mixed cluster; vector math
+      needs AVX2, so it is off below ``"x86-64-v3"``. Part of the cache key. The target must
+      run on this machine (``gc.export`` builds objects for others).
+    - ``cache``: None uses the default directory (``$GRAPHC_CACHE_DIR``, else the platform's
+      cache directory; ``GRAPHC_CACHE=0`` disables), False disables, a path uses that
+      directory.
     - ``verbose``: print each stage and its seconds to stderr (long compiles also report
       through the ``graphc`` logger).
     """
@@ -102,14 +115,21 @@ def compile(
         raise TypeError(f"compile: expected a gc.Graph, got {type(graph).__name__}")
     if opt_level not in (0, 1, 2, 3):
         raise ValueError(f"compile: opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    target = engine.resolve_target(cpu)
+    reason = engine.unsupported(target)
+    if reason is not None:
+        raise ValueError(
+            f"compile: code for cpu={cpu!r} cannot run on this machine ({reason}); "
+            "gc.export builds object files for other machines"
+        )
     options = {
         "optimize": optimize,
         "pipeline": list(pipeline) if pipeline is not None else None,
         "unsafe_math": unsafe_math,
         "reassociate": reassociate,
-        "vector_math": (vector_math is None or bool(vector_math))
-        and engine.vector_math_available(),
+        "vector_math": use_vector_math(vector_math, target, "compile"),
         "opt_level": opt_level,
+        "cpu": cpu,
     }
     progress = Progress(graph, verbose)
     store = _cache_for(cache)
@@ -119,7 +139,7 @@ def compile(
             key = disk_cache.make_key(
                 graph.structural_hash,
                 repr(sorted(options.items())),
-                engine.host_description(),
+                engine.target_description(target),
                 disk_cache.source_digest(),
                 CODE_VERSION,
             )
@@ -135,11 +155,28 @@ def compile(
                 store.discard(key)  # an entry we cannot use: compile afresh and overwrite it
 
     with paused_gc():
-        header, artifacts = _build(graph, options, progress)
+        header, artifacts = _build(graph, options, target, progress)
     if store is not None and key is not None:
         with progress.stage("cache_store"):
             store.store(key, header, _to_blobs(artifacts))
     return _load(graph, header, artifacts, options, progress, "off" if store is None else "miss")
+
+
+def use_vector_math(requested: bool | None, target: dict, caller: str) -> bool:
+    """Whether code for ``target`` uses libmvec: where asked (None: wherever possible), this
+    process has libmvec, and the target has AVX2 (libmvec's variants are AVX2 code)."""
+    if requested is not None and not isinstance(requested, bool):
+        raise TypeError(f"{caller}: vector_math must be True, False or None, got {requested!r}")
+    if requested is False:
+        return False
+    if "avx2" not in target["requires"]:
+        if requested and target["name"] != "host":
+            raise ValueError(
+                f"{caller}: vector_math=True needs AVX2, which cpu={target['name']!r} does not "
+                "guarantee; use cpu='x86-64-v3' (or newer) or vector_math=False"
+            )
+        return False
+    return engine.vector_math_available()
 
 
 def _cache_for(cache: bool | str | None):
@@ -149,9 +186,9 @@ def _cache_for(cache: bool | str | None):
     return None if directory is None else disk_cache.DiskCache(directory)  # type: ignore[arg-type]
 
 
-def _build(graph: Graph, options: dict, progress: Progress) -> tuple[dict, dict]:
-    """The stages from the graph to object code: the header of a cache entry and the artifacts
-    (object code, IR texts, constant arrays) a CompiledFunction is made of."""
+def lower(graph: Graph, options: dict, progress: Progress):
+    """The stages from the graph to LLVM IR: optimize, expand, plan, emit. Returns the optimized
+    graph, the plan, the IR text, the external symbols it needs and lowering statistics."""
     import passes
     from graphc.jit.codegen import emit_module
     from graphc.jit.plan import make_plan
@@ -173,8 +210,15 @@ def _build(graph: Graph, options: dict, progress: Progress) -> tuple[dict, dict]
         f"LLVM: {lowering['instructions']} instructions, "
         f"{lowering['kernel_functions']} distinct kernels"
     )
+    return optimized, plan, ir_text, symbols, lowering
+
+
+def _build(graph: Graph, options: dict, target: dict, progress: Progress) -> tuple[dict, dict]:
+    """The stages from the graph to object code: the header of a cache entry and the artifacts
+    (object code, IR texts, constant arrays) a CompiledFunction is made of."""
+    optimized, plan, ir_text, symbols, lowering = lower(graph, options, progress)
     object_code, optimized_ir, llvm_seconds = engine.compile_to_object(
-        ir_text, options["opt_level"]
+        ir_text, options["opt_level"], target
     )
     for name, seconds in llvm_seconds.items():
         progress.seconds[name] = seconds
@@ -184,6 +228,7 @@ def _build(graph: Graph, options: dict, progress: Progress) -> tuple[dict, dict]
         "graph": graph.structural_hash,
         "workspace_bytes": plan.workspace_bytes,
         "symbols": sorted(symbols | engine.symbols_of_intrinsics(optimized_ir)),
+        "target": target,
         "constants": described,
         "stats": {
             "nodes": len(graph.nodes),
@@ -234,7 +279,12 @@ def _load(graph, header, artifacts, options, progress: Progress, cache_state) ->
     with progress.stage("load"):
         code = engine.LoadedCode(artifacts["object"], set(header["symbols"]))
         constants: list[np.ndarray] = artifacts["constants"]
-        texts = {"ir": artifacts["ir"], "optimized_ir": artifacts["optimized_ir"]}
+        texts = {
+            "ir": artifacts["ir"],
+            "optimized_ir": artifacts["optimized_ir"],
+            "object": artifacts["object"],
+            "header": header,
+        }
         stats = dict(header["stats"])
         stats["workspace_bytes"] = header["workspace_bytes"]
         stats["cache"] = cache_state

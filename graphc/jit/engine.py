@@ -13,9 +13,18 @@ Everything here follows measured facts about llvmlite 0.50 (``shared/notes/llvml
   instrumentation callbacks llvmlite gives each pass builder and never frees.
 - Optimisation at O2 with loop vectorisation and without SLP vectorisation (SLP multiplies
   compile time by 1.7-4.6x on straight-line code for no runtime gain).
-- Code goes through one path whether fresh or cached: ``emit_object`` -> bytes ->
+- Code goes through one path whether fresh, cached or unpickled: ``emit_object`` -> bytes ->
   ``add_object_file`` into an engine that :class:`LoadedCode` keeps alive for as long as any
   function pointer into it exists (a freed engine under live code crashes the process).
+- Code is compiled for a *target*: this CPU (``"host"``, the default) or a portable one
+  (``"generic"``, the x86-64 micro-architecture levels ``"x86-64-v2"``...). A target is a plain
+  dict (:func:`resolve_target`) that travels with the object code (cache entries, pickles), and
+  :func:`unsupported` says why this machine cannot run code built for it (another CPU family or
+  operating system, or CPU features it lacks), so a loader recompiles instead of crashing on an
+  illegal instruction.
+- Objects for C programs (:func:`compile_for_export`) are position independent, in the small
+  code model, and export only the entry points asked for: every other function is made internal
+  before optimisation, so the optimizer deletes graphc's Python entry points.
 
 MCJIT is slated for deprecation upstream; only this module would change to move to ORC/LLJIT.
 """
@@ -51,25 +60,132 @@ _INTRINSIC_SYMBOLS = {
 
 def initialize() -> None:
     with _lock:
-        if _state:
+        if "anchor" in _state:
             return
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
+        features = llvm.get_host_cpu_features().flatten()
+        _state["host_target"] = {
+            "name": "host",
+            "triple": llvm.get_process_triple(),
+            "cpu": llvm.get_host_cpu_name(),
+            "features": features,
+            "requires": sorted(f[1:] for f in features.split(",") if f.startswith("+")),
+        }
         # The first engine loads the process's symbols (LoadLibraryPermanently(nullptr)).
         anchor = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(0))
         _state["anchor"] = anchor
-        _state["triple"] = llvm.get_process_triple()
 
 
-def _target_machine(opt: int):
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
+def _target_machine(opt: int, target: dict | None = None, *, jit: bool = True):
+    """A new target machine (one per engine or compile: they must never be shared). JIT code
+    uses MCJIT's settings; objects for C programs (``jit=False``) are position independent in
+    the small code model, so they link into PIE executables and shared libraries."""
+    chosen: dict = target or _state["host_target"]  # type: ignore[assignment]
+    machine = llvm.Target.from_triple(chosen["triple"])
+    return machine.create_target_machine(
+        cpu=chosen["cpu"],
+        features=chosen["features"],
         opt=opt,
-        reloc="default",
-        codemodel="jitdefault",
-        jit=True,
+        reloc="default" if jit else "pic",
+        codemodel="jitdefault" if jit else "default",
+        jit=jit,
+    )
+
+
+# The x86-64 micro-architecture levels (the psABI's x86-64-v2/v3/v4, as GCC, Clang and LLVM
+# name them) and the CPU features each guarantees, in LLVM's feature names. Code built for a
+# level runs on every CPU with these features; "generic" means the baseline level.
+X86_64_LEVELS: dict[str, tuple[str, ...]] = {
+    "x86-64": ("64bit", "cmov", "cx8", "fxsr", "mmx", "sse", "sse2"),
+}
+X86_64_LEVELS["x86-64-v2"] = X86_64_LEVELS["x86-64"] + (
+    "cx16", "popcnt", "sahf", "sse3", "sse4.1", "sse4.2", "ssse3"
+)  # fmt: skip
+X86_64_LEVELS["x86-64-v3"] = X86_64_LEVELS["x86-64-v2"] + (
+    "avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave"
+)  # fmt: skip
+X86_64_LEVELS["x86-64-v4"] = X86_64_LEVELS["x86-64-v3"] + (
+    "avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl"
+)  # fmt: skip
+
+
+def cpu_choices() -> tuple[str, ...]:
+    """The names ``compile(cpu=...)`` and ``export(cpu=...)`` accept on this machine."""
+    initialize()
+    if _arch(llvm.get_process_triple()) == "x86_64":
+        return ("host", "generic", *X86_64_LEVELS)
+    return ("host", "generic")
+
+
+def host_target() -> dict:
+    """This machine's CPU with every feature it has."""
+    initialize()
+    return dict(_state["host_target"])  # type: ignore[call-overload]
+
+
+def resolve_target(cpu: str, caller: str = "compile") -> dict:
+    """The target named ``cpu``: ``"host"``, ``"generic"`` or an x86-64 level (see
+    :func:`cpu_choices`). A plain dict: ``name``, ``triple``, ``cpu`` and ``features`` (what LLVM
+    is told), ``requires`` (the CPU features code built for it may use)."""
+    choices = cpu_choices()
+    if not isinstance(cpu, str) or cpu not in choices:
+        raise ValueError(
+            f"{caller}: cpu must be one of {', '.join(map(repr, choices))} (this machine's CPU, "
+            f"a portable baseline, or an x86-64 micro-architecture level), got {cpu!r}"
+        )
+    if cpu == "host":
+        return host_target()
+    triple = llvm.get_process_triple()
+    if _arch(triple) != "x86_64":
+        return {"name": cpu, "triple": triple, "cpu": "generic", "features": "", "requires": []}
+    level = "x86-64" if cpu == "generic" else cpu
+    return {
+        "name": cpu,
+        "triple": triple,
+        "cpu": level,
+        "features": "",
+        "requires": sorted(X86_64_LEVELS[level]),
+    }
+
+
+def _arch(triple: str) -> str:
+    return triple.split("-")[0]
+
+
+def _system(triple: str) -> str:
+    parts = triple.split("-")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def unsupported(target: dict) -> str | None:
+    """Why this machine cannot run code built for ``target``, or None if it can."""
+    here = host_target()
+    if (_arch(target["triple"]), _system(target["triple"])) != (
+        _arch(here["triple"]),
+        _system(here["triple"]),
+    ):
+        return f"it was compiled for {target['triple']}, this machine is {here['triple']}"
+    missing = sorted(set(target["requires"]) - set(here["requires"]))
+    if missing:
+        return (
+            f"it was compiled for CPU {target['cpu']!r}, whose features {', '.join(missing)} "
+            f"this CPU ({here['cpu']}) lacks"
+        )
+    return None
+
+
+def target_description(target: dict) -> str:
+    """What compiled code depends on besides the graph and the options: part of cache keys."""
+    initialize()
+    return "|".join(
+        [
+            target["triple"],
+            target["cpu"],
+            target["features"],
+            llvmlite.__version__,
+            ".".join(map(str, llvm.llvm_version_info)),
+        ]
     )
 
 
@@ -104,32 +220,44 @@ def _enable_vector_math() -> bool:
 
 @functools.cache
 def host_description() -> str:
-    """What compiled code depends on besides the graph: part of every cache key."""
-    initialize()
-    return "|".join(
-        [
-            llvm.get_process_triple(),
-            llvm.get_host_cpu_name(),
-            llvm.get_host_cpu_features().flatten(),
-            llvmlite.__version__,
-            ".".join(map(str, llvm.llvm_version_info)),
-        ]
-    )
+    """What code compiled for this CPU depends on besides the graph: part of cache keys."""
+    return target_description(host_target())
 
 
-def compile_to_object(ir_text: str, opt_level: int = 2) -> tuple[bytes, str, dict[str, float]]:
-    """Parse, verify, optimise and compile IR text; returns (object code, optimised IR, timings)."""
+def compile_to_object(
+    ir_text: str, opt_level: int = 2, target: dict | None = None
+) -> tuple[bytes, str, dict[str, float]]:
+    """Parse, verify, optimise and compile IR text for ``target`` (None: this CPU); returns
+    (object code, optimised IR, timings)."""
+    return _compile(ir_text, opt_level, target, jit=True, exported=None)
+
+
+def compile_for_export(
+    ir_text: str, opt_level: int, target: dict, exported: set[str]
+) -> tuple[bytes, str, dict[str, float]]:
+    """An object file for C programs: only the functions in ``exported`` stay global (the others
+    become internal, and the optimizer deletes those no exported function calls)."""
+    if opt_level < 1:
+        raise ValueError("internal error: export needs the optimizer (opt_level >= 1)")
+    return _compile(ir_text, opt_level, target, jit=False, exported=exported)
+
+
+def _compile(
+    ir_text: str, opt_level: int, target: dict | None, jit: bool, exported: set[str] | None
+) -> tuple[bytes, str, dict[str, float]]:
     initialize()
     timings: dict[str, float] = {}
     with _lock, contextlib.ExitStack() as scope:
         start = time.perf_counter()
         module = _parse_in_own_context(ir_text, scope)
         module.verify()
+        if exported is not None:
+            _internalize(module, exported)
         timings["llvm_parse"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        machine = _target_machine(opt_level)
-        module.triple = llvm.get_process_triple()
+        machine = _target_machine(opt_level, target, jit=jit)
+        module.triple = (target or host_target())["triple"]
         module.data_layout = str(machine.target_data)
         if opt_level > 0:
             _optimize(module, machine, opt_level)
@@ -140,6 +268,20 @@ def compile_to_object(ir_text: str, opt_level: int = 2) -> tuple[bytes, str, dic
         code = machine.emit_object(module)
         timings["codegen"] = time.perf_counter() - start
     return bytes(code), optimized, timings
+
+
+def _internalize(module, exported: set[str]) -> None:
+    """Give every defined function and global outside ``exported`` internal linkage."""
+    found = set()
+    for value in [*module.functions, *module.global_variables]:
+        if value.is_declaration or value.name.startswith("llvm."):
+            continue
+        if value.name in exported:
+            found.add(value.name)
+        else:
+            value.linkage = "internal"
+    if found != exported:
+        raise RuntimeError(f"internal error: no definition of {sorted(exported - found)}")
 
 
 def _parse_in_own_context(ir_text: str, scope: contextlib.ExitStack):
@@ -193,12 +335,12 @@ def _free_pass_manager(manager) -> None:
     manager.detach()  # so that neither close() nor __del__ touches the freed pointer
 
 
-def assembly(optimized_ir: str, opt_level: int = 2) -> str:
+def assembly(optimized_ir: str, opt_level: int = 2, target: dict | None = None) -> str:
     """Assembly text for already optimised IR (for ``CompiledFunction.asm``)."""
     initialize()
     with _lock:
         module = llvm.parse_assembly(optimized_ir)
-        return _target_machine(opt_level).emit_assembly(module)
+        return _target_machine(opt_level, target).emit_assembly(module)
 
 
 def check_symbols(ir_text_symbols: set[str]) -> None:

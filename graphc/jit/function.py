@@ -11,11 +11,16 @@ costs a microsecond per array).
 Thread safety: every call allocates its own outputs; the workspace is on the native stack or,
 when large, a buffer per thread; ctypes releases the GIL during the native call, so threads run
 compiled code in parallel. Inputs are only read, never written.
+
+Pickling: a compiled function pickles with its object code (:mod:`graphc.jit.pickling`), so
+another process loads it without running LLVM.
 """
 
 from __future__ import annotations
 
+import copyreg
 import ctypes
+import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -106,17 +111,53 @@ class CompiledFunction:
     def asm(self) -> str:
         """The machine code, as assembly text (generated on first access)."""
         if "asm" not in self._artifacts:
-            self._artifacts["asm"] = engine.assembly(self.optimized_ir)
+            header = self._artifacts.get("header", {})
+            options = self.stats.get("options", {})
+            self._artifacts["asm"] = engine.assembly(
+                self.optimized_ir, options.get("opt_level", 2), header.get("target")
+            )
         return self._artifacts["asm"]
 
-    def __repr__(self) -> str:
+    @property
+    def signature(self) -> str:
+        """``(x1: f64[], x2: f64[]) -> (f64[], f64[])``: the inputs and outputs' types."""
         ins = ", ".join(f"{n.name}: {n.type_str}" for n in self.graph.inputs)
         outs = ", ".join(o.type_str for o in self.graph.outputs)
-        return f"<CompiledFunction ({ins}) -> ({outs})>"
+        return f"({ins}) -> {outs if self.graph.single_output else f'({outs})'}"
+
+    def __repr__(self) -> str:
+        """Signature, graph and kernel counts, and how the code came to be (three lines)."""
+        stats = self.stats
+        seconds = stats.get("seconds", {})
+        total = seconds.get("total", 0.0)
+        kernels = (
+            f"{stats.get('nodes')} nodes ({stats.get('nodes_optimized')} after optimization), "
+            f"{_count(stats.get('kernels'), 'kernel')} "
+            f"({_count(stats.get('kernel_functions'), 'loop function')}) in "
+            f"{_count(stats.get('parts'), 'part')}, workspace {stats.get('workspace_bytes')} B"
+        )
+        cache = stats.get("cache")
+        if cache == "hit":
+            origin = f"loaded from the disk cache in {total:.3f} s"
+        elif cache == "pickle":
+            origin = f"loaded from a pickle in {total:.3f} s"
+        else:
+            llvm = seconds.get("llvm_optimize", 0.0) + seconds.get("codegen", 0.0)
+            origin = f"compiled in {total:.3f} s (LLVM {llvm:.3f} s)"
+        target = self._artifacts.get("header", {}).get("target")
+        if target:
+            origin += f", cpu {target['name']} ({target['cpu']})"
+        if stats.get("vector_math"):
+            origin += ", vector math"
+        return f"<CompiledFunction {self.signature}\n  {kernels}\n  {origin}>"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython/Jupyter: the same text
+        printer.text(repr(self))
 
     # -- the call path ------------------------------------------------------------------------
     def _call_prototype(self):
-        abi = call_abi(self.graph, self.workspace_bytes, len(self._constants))
+        straight_line = bool(self.stats.get("straight_line"))
+        abi = call_abi(self.graph, self.workspace_bytes, len(self._constants), straight_line)
         argtypes = []
         for node in self.graph.inputs:
             argtypes.append(_CTYPES[node.dtype] if node.shape == () else ctypes.py_object)
@@ -128,7 +169,12 @@ class CompiledFunction:
         if abi.constants:
             argtypes.append(ctypes.c_void_p)
         self._abi = abi
-        return ctypes.CFUNCTYPE(ctypes.c_double if abi.direct is not None else None, *argtypes)
+        if abi.boxed:
+            restype = ctypes.py_object
+        else:
+            restype = ctypes.c_double if abi.direct is not None else None
+        prototype = ctypes.PYFUNCTYPE if abi.holds_gil else ctypes.CFUNCTYPE
+        return prototype(restype, *argtypes)
 
     def _workspace(self) -> np.ndarray:
         try:
@@ -222,7 +268,9 @@ class CompiledFunction:
             call_args.append("gc_consts")
         call = f"gc_native({', '.join(call_args)})"
         results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
-        if abi.direct is not None:
+        if abi.boxed:  # the native entry built the result
+            lines.append(f"    return {call}")
+        elif abi.direct is not None:
             results[abi.direct] = call if len(outputs) == 1 else "gc_direct"
             if len(outputs) > 1:
                 lines.append(f"    gc_direct = {call}")
@@ -230,7 +278,9 @@ class CompiledFunction:
             lines.append(f"    {call}")
         if abi.pack:
             lines.append("    gc_values = gc_pack.tolist()")
-        if self.graph.single_output:
+        if abi.boxed:
+            pass
+        elif self.graph.single_output:
             lines.append(f"    return {results[0]}")
         else:
             lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
@@ -240,7 +290,7 @@ class CompiledFunction:
         exec(compile(source, f"<graphc call {self.graph.structural_hash[:12]}>", "exec"), env)
         self._call_source = source
         # A class per function, so `fn(...)` reaches the generated code with no extra frame.
-        self.__class__ = type(
+        self.__class__ = _PerFunctionClass(
             "CompiledFunction", (CompiledFunction,), {"__call__": env["__call__"]}
         )
 
@@ -264,10 +314,19 @@ class CompiledFunction:
         raise RuntimeError("compiled function was not initialised")
 
     def __reduce__(self):
-        # Pickles as its graph and options; unpickling compiles again (or loads the cache).
-        from graphc.jit import compile as compile_graph
+        # Pickles with its object code (graphc.jit.pickling); the state is computed once,
+        # since Dask pickles a function with every task.
+        from graphc.jit.pickling import load_pickled, pickled_state
 
-        return (_rebuild, (compile_graph, self.graph, self.stats.get("options", {})))
+        state = getattr(self, "_pickled", None)
+        if state is None:
+            state = pickled_state(self)
+            digest = hashlib.sha256(state["object"])
+            digest.update(repr((state["code"], state["options"], state["header"])).encode())
+            digest.update(self.graph.structural_hash.encode())
+            state["digest"] = digest.hexdigest()
+            self._pickled = state
+        return (load_pickled, (state,))
 
     # -- batches ------------------------------------------------------------------------------
     def batch(self, *args, threads: int = 1, **kwargs):
@@ -340,10 +399,28 @@ class CompiledFunction:
         return outputs[0] if self.graph.single_output else tuple(outputs)
 
 
+def _count(n: object, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+class _PerFunctionClass(type):
+    """The metaclass of each function's own class (see ``_install_call``): such a class pickles
+    as CompiledFunction itself (``dask.distributed`` pickles the type of every result)."""
+
+
+def _compiled_function_class() -> type:
+    return CompiledFunction
+
+
+copyreg.pickle(_PerFunctionClass, lambda cls: (_compiled_function_class, ()))
+
+
 def _data_pointer(array: np.ndarray) -> int:
     """``array.ctypes.data`` at a seventh of its cost (the offset is checked at import)."""
     return ctypes.c_void_p.from_address(id(array) + PYARRAY_DATA_OFFSET).value or 0
 
 
 def _rebuild(compile_graph, graph, options):
+    # What pickles made before compiled functions carried their object code refer to (by this
+    # name): compile again.
     return compile_graph(graph, **options)

@@ -3,7 +3,15 @@
 Importing this package registers all ops in :data:`OPS`; the families are plain tables.
 """
 
-from graphc.ops import control, elementwise, linalg, reductions, shape, sources  # noqa: F401
+from graphc.ops import (  # noqa: F401
+    control,
+    elementwise,
+    linalg,
+    reductions,
+    shape,
+    sources,
+    sparse,
+)
 from graphc.ops.base import OPS, OpDef, make, rebuild
 
 __all__ = ["OPS", "OpDef", "make", "rebuild"]

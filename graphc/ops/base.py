@@ -15,6 +15,14 @@ everything the system knows about the op, so adding an op touches one record:
   nests or views), and ``lower``: the scalar code of an elementwise op (see ``graphc.jit``).
 - ``expand(node) -> Node``: for an op the backend does not lower itself, the same value built
   from ops it does (applied by the ``expand`` pass just before lowering).
+- ``batch(node, args, axes) -> (node, axis)``: the batching rule (JAX's): ``node`` computed for
+  every entry of a batch at once, given its arguments ``args`` of which those with an int in
+  ``axes`` carry the batch at that axis (None: shared by every entry). Returns the batched node
+  and the axis its batch is at. None means the default of the op's kind
+  (``graphc.batching.batch_rule``): elementwise ops and reductions need no code of their own.
+- ``sparsity(node) -> tuple[deps, ...]``: which elements of each argument each output element
+  depends on (``graphc.sparsity`` describes the forms), for sparse Jacobians; None means the
+  default of the op's kind (``graphc.sparsity.sparsity_rule``).
 
 Invariant: rules only build nodes through :func:`make` and the DSL, so every node they create is
 shape-checked like a user's. :func:`make` and :func:`rebuild` (through which every node but a
@@ -37,6 +45,7 @@ from graphc.shapes import MAX_ELEMENTS, Shape, broadcast_axes, too_large
 Infer = Callable[[tuple[Node, ...], Attrs], tuple[Shape, str]]
 Vjp = Callable[[Node, Node], tuple[Node | None, ...]]
 Jvp = Callable[[Node, tuple[Node | None, ...]], Node | None]
+Batch = Callable[[Node, tuple[Node, ...], tuple["int | None", ...]], tuple[Node, int]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class OpDef:
     doc: str = ""
     arity: int | None = None  # number of arguments; None: the default of its kind (see arity)
     expand: Callable[[Node], Node] | None = None  # lowering by expansion into other ops
+    batch: Batch | None = None  # batching rule; None: the kind's default (graphc.batching)
+    sparsity: Callable[[Node], tuple] | None = None  # None: the kind's default (graphc.sparsity)
 
 
 # How many arguments an op of each kind takes, unless its record says otherwise; elementwise

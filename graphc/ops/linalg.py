@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
+from graphc.batching import moveaxis
 from graphc.ops.base import OpDef, add_tangents, is_differentiable, register
 from graphc.shapes import fmt
 
@@ -95,4 +96,79 @@ def _matmul_jvp(node, tangents):
     )
 
 
-register(OpDef("matmul", "matmul", _infer_matmul, _eval_matmul, _matmul_vjp, _matmul_jvp))
+def _matmul_batch(node, args, axes):
+    """A batch of products as one product wherever the batch folds into rows or columns (so
+    the matmul kernel runs once over the whole batch); when both operands are batched, each
+    entry has its own matrices: a broadcast product and a sum over the contracted axis."""
+    (a, b), (axis_a, axis_b) = args, axes
+    if axis_b is None:
+        if a.ndim == 2:  # a batch of vectors: (B, k) @ b, or b^T @ (k, B)
+            if axis_a == 0:
+                return a @ b, 0
+            return (b @ a if b.ndim == 1 else dsl.transpose(b) @ a), 1 if b.ndim == 2 else 0
+        if axis_a == 2:
+            a = moveaxis(a, 2, 0)
+            axis_a = 0
+        rows = a.shape[0] * a.shape[1]  # (B, m, k) or (m, B, k): the batch joins the rows
+        product = dsl.reshape(a, (rows, a.shape[2])) @ b
+        return dsl.reshape(product, a.shape[:2] + b.shape[1:]), axis_a
+    if axis_a is None:
+        if b.ndim == 2:  # a batch of vectors: a @ (k, B), or (B, k) @ a^T
+            if axis_b == 1:
+                return a @ b, 1 if a.ndim == 2 else 0
+            return (b @ a if a.ndim == 1 else b @ dsl.transpose(a)), 0
+        if axis_b == 0:
+            b = moveaxis(b, 0, 1)
+            axis_b = 1
+        k = b.shape[0]  # (k, B, n) or (k, n, B): the batch joins the columns
+        product = a @ dsl.reshape(b, (k, b.shape[1] * b.shape[2]))
+        return dsl.reshape(product, a.shape[:-1] + b.shape[1:]), axis_b - (a.ndim == 1)
+    a, b = moveaxis(a, axis_a, 0), moveaxis(b, axis_b, 0)
+    size, k = a.shape[0], a.shape[-1]
+    m = a.shape[1] if a.ndim == 3 else 1
+    n = b.shape[2] if b.ndim == 3 else 1
+    terms = dsl.reshape(a, (size, m, k, 1)) * dsl.reshape(b, (size, 1, k, n))
+    return dsl.reshape(dsl.sum(terms, 2), (size,) + node.shape), 0
+
+
+def _matmul_sparsity(node):
+    """Output ``(i, j)`` depends on row ``i`` of ``a`` and column ``j`` of ``b``; where the other
+    operand is a constant, only through the elements its nonzeros multiply (``A @ x`` for a
+    sparse constant ``A`` has ``A``'s pattern)."""
+    a, b = node.args
+    m, k = (1, a.shape[0]) if a.ndim == 1 else a.shape
+    n = 1 if b.ndim == 1 else b.shape[1]
+
+    def nonzero(x, shape):
+        if x.op == "const":
+            return np.nonzero(x.value.reshape(shape) != 0)
+        return np.nonzero(np.ones(shape, dtype=bool))
+
+    def through_a():  # out (i, j) <- a (i, l) for the l with b (l, j) != 0
+        ls, js = nonzero(b, (k, n))
+        rows = np.arange(m, dtype=np.int64)[:, None]
+        return (rows * n + js).reshape(-1), (rows * k + ls).reshape(-1)
+
+    def through_b():  # out (i, j) <- b (l, j) for the l with a (i, l) != 0
+        is_, ls = nonzero(a, (m, k))
+        cols = np.arange(n, dtype=np.int64)[None, :]
+        return (is_[:, None] * n + cols).reshape(-1), (ls[:, None] * n + cols).reshape(-1)
+
+    return (
+        through_a if is_differentiable(a) else None,
+        through_b if is_differentiable(b) else None,
+    )
+
+
+register(
+    OpDef(
+        "matmul",
+        "matmul",
+        _infer_matmul,
+        _eval_matmul,
+        _matmul_vjp,
+        _matmul_jvp,
+        batch=_matmul_batch,
+        sparsity=_matmul_sparsity,
+    )
+)

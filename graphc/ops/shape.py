@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
+from graphc.batching import align, batch_size, materialize, moveaxis
 from graphc.ops.base import OpDef, is_differentiable, register, unbroadcast
 from graphc.shapes import fmt, size
 
@@ -36,6 +37,14 @@ def _reshape_vjp(node, ct):
 def _reshape_jvp(node, tangents):
     (t,) = tangents
     return None if t is None else dsl.reshape(t, node.shape)
+
+
+def _reshape_batch(node, args, axes):
+    (x,), (axis,) = args, axes
+    size = x.shape[axis]
+    if axis == x.ndim - 1:  # batch last: each entry's elements keep their row-major order
+        return dsl.reshape(x, node.shape + (size,)), node.ndim
+    return dsl.reshape(moveaxis(x, axis, 0), (size,) + node.shape), 0
 
 
 # -- transpose --------------------------------------------------------------------------------
@@ -63,6 +72,14 @@ def _transpose_jvp(node, tangents):
     return None if t is None else dsl.transpose(t, node.attrs["perm"])
 
 
+def _transpose_batch(node, args, axes):
+    (x,), (axis,) = args, axes
+    perm = tuple(p if p < axis else p + 1 for p in node.attrs["perm"])
+    if axis == x.ndim - 1:  # batch last stays last
+        return dsl.transpose(x, perm + (axis,)), node.ndim
+    return dsl.transpose(x, (axis,) + perm), 0
+
+
 # -- broadcast_to -----------------------------------------------------------------------------
 
 
@@ -86,6 +103,14 @@ def _broadcast_to_vjp(node, ct):
 def _broadcast_to_jvp(node, tangents):
     (t,) = tangents
     return None if t is None else dsl.broadcast_to(t, node.shape)
+
+
+def _broadcast_to_batch(node, args, axes):
+    (x,), (axis,) = args, axes
+    if axis == x.ndim - 1:  # batch last: still aligned on the right with the target
+        return dsl.broadcast_to(x, node.shape + (x.shape[axis],)), node.ndim
+    x = align(x, axis, node.ndim)
+    return dsl.broadcast_to(x, (x.shape[0],) + node.shape), 0
 
 
 # -- slice / unslice --------------------------------------------------------------------------
@@ -129,6 +154,13 @@ def _slice_jvp(node, tangents):
     return None if t is None else dsl.slice(t, node.attrs["spec"])
 
 
+def _slice_batch(node, args, axes):
+    (x,), (axis,) = args, axes
+    spec = list(node.attrs["spec"])
+    spec.insert(axis, (0, 1, x.shape[axis]))  # every entry of the batch, the same block
+    return dsl.slice(x, spec), axis
+
+
 def _infer_unslice(args, attrs):
     (x,) = args
     spec, shape = attrs["spec"], attrs["shape"]
@@ -151,6 +183,14 @@ def _unslice_vjp(node, ct):
 def _unslice_jvp(node, tangents):
     (t,) = tangents
     return None if t is None else dsl.unslice(t, node.attrs["spec"], node.shape)
+
+
+def _unslice_batch(node, args, axes):
+    (x,), (axis,) = args, axes
+    spec, shape = list(node.attrs["spec"]), list(node.shape)
+    spec.insert(axis, (0, 1, x.shape[axis]))
+    shape.insert(axis, x.shape[axis])
+    return dsl.unslice(x, spec, shape), axis
 
 
 # -- concatenate ------------------------------------------------------------------------------
@@ -204,6 +244,17 @@ def _concatenate_jvp(node, tangents):
     return dsl.concatenate(parts, node.attrs["axis"])
 
 
+def _concatenate_batch(node, args, axes):
+    size = batch_size(args, axes)
+    k = next(axis for axis in axes if axis is not None)  # the batch goes where the first's is
+    parts = [
+        moveaxis(materialize(a, None, size), 0, k) if axis is None else moveaxis(a, axis, k)
+        for a, axis in zip(args, axes)
+    ]
+    along = node.attrs["axis"]
+    return dsl.concatenate(parts, along if along < k else along + 1), k
+
+
 register(
     OpDef(
         "reshape",
@@ -212,6 +263,7 @@ register(
         lambda n, x: np.reshape(x, n.attrs["shape"]).copy(),
         _reshape_vjp,
         _reshape_jvp,
+        batch=_reshape_batch,
     ),
     OpDef(
         "transpose",
@@ -220,6 +272,7 @@ register(
         lambda n, x: np.transpose(x, n.attrs["perm"]).copy(),
         _transpose_vjp,
         _transpose_jvp,
+        batch=_transpose_batch,
     ),
     OpDef(
         "broadcast_to",
@@ -228,9 +281,18 @@ register(
         lambda n, x: np.broadcast_to(x, n.attrs["shape"]),
         _broadcast_to_vjp,
         _broadcast_to_jvp,
+        batch=_broadcast_to_batch,
     ),
-    OpDef("slice", "view", _infer_slice, _eval_slice, _slice_vjp, _slice_jvp),
-    OpDef("unslice", "unslice", _infer_unslice, _eval_unslice, _unslice_vjp, _unslice_jvp),
+    OpDef("slice", "view", _infer_slice, _eval_slice, _slice_vjp, _slice_jvp, batch=_slice_batch),
+    OpDef(
+        "unslice",
+        "unslice",
+        _infer_unslice,
+        _eval_unslice,
+        _unslice_vjp,
+        _unslice_jvp,
+        batch=_unslice_batch,
+    ),
     OpDef(
         "concatenate",
         "concat",
@@ -238,5 +300,6 @@ register(
         _eval_concatenate,
         _concatenate_vjp,
         _concatenate_jvp,
+        batch=_concatenate_batch,
     ),
 )

@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -17,7 +17,7 @@ after11:
   ret void
 }
 
-define internal i8 @kernel1(ptr noalias %ptr0) alwaysinline nounwind {
+define internal i8 @kernel1(ptr noalias %ptr0) noinline nounwind {
 entry:
   %a1 = alloca i1, align 8
   store i1 false, ptr %a1
@@ -39,7 +39,7 @@ after11:
   ret i8 %v13
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io0, ptr %io1)
   %v1 = call i8 @kernel1(ptr %io0)

@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   %a3 = alloca double, align 8
   br label %loop1
@@ -24,12 +24,12 @@ after14:
   store double %v15, ptr %p16
   %i17 = add nuw nsw i64 %i2, 1
   %c18 = icmp ult i64 %i17, 3
-  br i1 %c18, label %loop1, label %after19
+  br i1 %c18, label %loop1, label %after19, !llvm.loop !0
 after19:
   ret void
 }
 
-define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1, double %val0) alwaysinline nounwind {
+define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1, double %val0) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -46,7 +46,7 @@ after9:
   ret void
 }
 
-define internal void @kernel2(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2) alwaysinline nounwind {
+define internal void @kernel2(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -73,7 +73,7 @@ after18:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io0, ptr %ws)
   %p1 = getelementptr inbounds i8, ptr %ws, i64 64

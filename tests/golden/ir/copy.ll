@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -20,12 +20,12 @@ loop3:
 after14:
   %i15 = add nuw nsw i64 %i2, 1
   %c16 = icmp ult i64 %i15, 4
-  br i1 %c16, label %loop1, label %after17
+  br i1 %c16, label %loop1, label %after17, !llvm.loop !0
 after17:
   ret void
 }
 
-define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel1(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -41,7 +41,7 @@ after8:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io0, ptr %io1)
   call void @kernel1(ptr %io0, ptr %io2)

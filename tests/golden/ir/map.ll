@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2, double %val0) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2, double %val0) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -20,7 +20,7 @@ after14:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %io3, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %io3, ptr noalias %ws) noinline nounwind {
 entry:
   %v1 = load double, ptr %io2
   call void @kernel0(ptr %io0, ptr %io1, ptr %io3, double %v1)

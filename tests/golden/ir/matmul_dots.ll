@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1, ptr noalias %ptr2) noinline nounwind {
 entry:
   %a5 = alloca double, align 8
   br label %loop1
@@ -34,16 +34,16 @@ after21:
   store double %v22, ptr %p25
   %i26 = add nuw nsw i64 %i4, 1
   %c27 = icmp ult i64 %i26, 4
-  br i1 %c27, label %loop3, label %after28
+  br i1 %c27, label %loop3, label %after28, !llvm.loop !0
 after28:
   %i29 = add nuw nsw i64 %i2, 1
   %c30 = icmp ult i64 %i29, 3
-  br i1 %c30, label %loop1, label %after31
+  br i1 %c30, label %loop1, label %after31, !llvm.loop !0
 after31:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %io2, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io1, ptr %io0, ptr %io2)
   ret void

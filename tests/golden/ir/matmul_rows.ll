@@ -178,7 +178,7 @@ loop94:
 after162:
   %i163 = add nuw nsw i64 %i25, 1
   %c164 = icmp ult i64 %i163, 1
-  br i1 %c164, label %loop24, label %after165
+  br i1 %c164, label %loop24, label %after165, !llvm.loop !0
 after165:
   br label %loop166
 loop166:
@@ -241,11 +241,11 @@ loop185:
 after217:
   %i218 = add nuw nsw i64 %i167, 1
   %c219 = icmp ult i64 %i218, 1
-  br i1 %c219, label %loop166, label %after220
+  br i1 %c219, label %loop166, label %after220, !llvm.loop !0
 after220:
   %i221 = add nuw nsw i64 %i2, 1
   %c222 = icmp ult i64 %i221, 1
-  br i1 %c222, label %loop1, label %after223
+  br i1 %c222, label %loop1, label %after223, !llvm.loop !0
 after223:
   ret void
 }

@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -32,12 +32,12 @@ loop9:
 after23:
   %i24 = add nuw nsw i64 %i8, 1
   %c25 = icmp ult i64 %i24, 3
-  br i1 %c25, label %loop7, label %after26
+  br i1 %c25, label %loop7, label %after26, !llvm.loop !0
 after26:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io1, ptr %io0)
   ret void

@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   %a3 = alloca double, align 8
   br label %loop1
@@ -25,12 +25,12 @@ after15:
   store double %v16, ptr %p17
   %i18 = add nuw nsw i64 %i2, 1
   %c19 = icmp ult i64 %i18, 3
-  br i1 %c19, label %loop1, label %after20
+  br i1 %c19, label %loop1, label %after20, !llvm.loop !0
 after20:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) noinline nounwind {
 entry:
   call void @kernel0(ptr %io0, ptr %io1)
   ret void

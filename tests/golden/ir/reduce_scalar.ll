@@ -1,4 +1,4 @@
-define internal double @kernel0(ptr noalias %ptr0) alwaysinline nounwind {
+define internal double @kernel0(ptr noalias %ptr0) noinline nounwind {
 entry:
   %a1 = alloca double, align 8
   store double 0x0000000000000000, ptr %a1
@@ -19,7 +19,7 @@ after11:
   ret double %v12
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) noinline nounwind {
 entry:
   %v1 = call double @kernel0(ptr %io0)
   store double %v1, ptr %io1

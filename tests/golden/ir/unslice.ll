@@ -1,4 +1,4 @@
-define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) alwaysinline nounwind {
+define internal void @kernel0(ptr noalias %ptr0, ptr noalias %ptr1) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -16,7 +16,7 @@ after10:
   ret void
 }
 
-define internal void @kernel1(ptr %ptr0, ptr noalias %ptr1, ptr %ptr2) alwaysinline nounwind {
+define internal void @kernel1(ptr %ptr0, ptr noalias %ptr1, ptr %ptr2) noinline nounwind {
 entry:
   br label %loop1
 loop1:
@@ -42,7 +42,7 @@ after15:
   ret void
 }
 
-define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) alwaysinline nounwind {
+define internal void @part0(ptr noalias %io0, ptr noalias %io1, ptr noalias %ws) noinline nounwind {
 entry:
   %p1 = getelementptr inbounds double, ptr %io0, i64 4
   call void @kernel0(ptr %p1, ptr %ws)
