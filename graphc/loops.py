@@ -709,3 +709,102 @@ def _segments(
         pieces = [p[j] for p in x_parts if p]
         x_cts.append(pieces[0] if len(pieces) == 1 else dsl.concatenate(pieces))
     return ct_end, sums, x_cts
+
+
+# -- batching (gc.vmap, and the batched sweeps of Jacobians and Hessians) -------------------------
+
+
+def batched_carries(body: Graph, n_carry: int, batched: list[bool]) -> list[bool]:
+    """``batched`` (one flag per body input) with the carries a step makes batched: a carry is
+    batched if it starts batched or its update depends on a batched input (a fixed point)."""
+    deps = _dependencies(body)
+    batched = list(batched)
+    while True:
+        sources = {k for k, b in enumerate(batched) if b}
+        grown = [i for i in range(n_carry) if not batched[i] and deps[i] & sources]
+        if not grown:
+            return batched
+        for i in grown:
+            batched[i] = True
+
+
+def batch_body(body: Graph, n_carry: int, batched: list[bool], size_b: int):
+    """The body for a batch: batched inputs and carries with the batch first. Returns the body
+    and, per per-step output, whether it is batched."""
+    from graphc.batching import batch_nodes, materialize, moveaxis
+
+    inputs, sources = [], []
+    for inp, is_batched in zip(body.inputs, batched):
+        if is_batched:
+            stand_in = placeholder(str(inp.name), (size_b, *inp.shape), inp.dtype)
+            sources.append((inp, stand_in, 0))
+            inputs.append(stand_in)
+        else:
+            inputs.append(inp)
+    results = batch_nodes(body.outputs, sources)
+    outputs = []
+    for i, (out, axis) in enumerate(results):
+        if i < n_carry:
+            outputs.append(materialize(out, axis, size_b) if batched[i] else out)
+        else:
+            outputs.append(out if axis is None else moveaxis(out, axis, 0))
+    return Graph(inputs, outputs), [axis is not None for _, axis in results[n_carry:]]
+
+
+def batch_arguments(args, axes, batched, stacked: range, size_b: int) -> tuple[Node, ...]:
+    """Arguments with the batch first (stacked inputs: second, after the steps)."""
+    from graphc.batching import materialize, moveaxis
+
+    new = []
+    for k, (arg, axis) in enumerate(zip(args, axes)):
+        if not batched[k]:
+            new.append(arg)
+        elif k in stacked:
+            new.append(moveaxis(arg, axis, 1))
+        else:
+            new.append(materialize(arg, axis, size_b))
+    return tuple(new)
+
+
+def stack_results(node: Node, new: Node, carries_batched, ys_batched, size_b: int) -> Node:
+    """The batched loop ``new``'s results as the entries' packed values stacked: ``(B, N)``."""
+    from graphc.batching import moveaxis
+
+    layout = layout_of(node)
+
+    def rows(piece: Node, is_batched: bool, batch_axis: int, count: int) -> Node:
+        if is_batched:
+            return dsl.reshape(moveaxis(piece, batch_axis, 0), (size_b, count))
+        return dsl.broadcast_to(dsl.reshape(piece, (1, count)), (size_b, count))
+
+    pieces = []
+    for f, b, (_, shape) in zip(finals_of(new), carries_batched, layout.finals):
+        pieces.append(rows(f, b, 0, size(shape)))
+    for y, b, (_, shape) in zip(ys_of(new), ys_batched, layout.ys):
+        pieces.append(rows(y, b, 1, size(shape)))
+    for s, b, (_, shape) in zip(snapshots_of(new), carries_batched, layout.snapshots):
+        pieces.append(rows(s, b, 1, size(shape)))
+    if not pieces:
+        return dsl.zeros((size_b, 0), node.dtype)
+    return dsl.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+
+
+def scan_batch(node: Node, args: tuple[Node, ...], axes: tuple[int | None, ...]):
+    """A scan for every entry of a batch at once: one scan whose body is the batched body.
+
+    Batched carries and closed-over values carry the batch first, stacked inputs second (after
+    the steps); a carry is batched if its initial value is or if a step makes it depend on a
+    batched value (a fixed point, as for tangents). The packed value of the batched scan has
+    another layout than a stack of the entries' packed values, so the result is assembled from
+    its pieces (one copy): ``(B, N)``, batch first.
+    """
+    from graphc.batching import batch_size
+
+    a = node.attrs
+    body, n_c, n_x = a["body"], a["n_carry"], a["n_xs"]
+    size_b = batch_size(args, axes)
+    batched = batched_carries(body, n_c, [axis is not None for axis in axes])
+    new_args = batch_arguments(args, axes, batched, range(n_c, n_c + n_x), size_b)
+    new_body, ys_batched = batch_body(body, n_c, batched, size_b)
+    new = make("scan", new_args, Attrs({**a, "body": new_body}))
+    return stack_results(node, new, batched[:n_c], ys_batched, size_b), 0

@@ -240,3 +240,30 @@ def binomial_vjp(node, adjoint, rows, ct_ys, ct_traj, ct_end, sums, closed, slot
         slots,
     )
     return adjoint.unpack(rev, ct_end, sums, rows)
+
+
+def revolve_batch(node: Node, args: tuple, axes: tuple):
+    """A revolve node for every entry of a batch: both bodies batched (as a scan's, see
+    ``graphc.loops.scan_batch``); a trajectory carry is batched as its forward carry."""
+    from graphc.batching import batch_size
+    from graphc.loops import batch_arguments, batch_body, batched_carries, stack_results
+
+    a = node.attrs
+    forward, adjoint = a["forward"], a["adjoint"]
+    n_c, n_r, n_rows = a["n_carry"], a["n_adjoint_carry"], a["n_rows"]
+    n_k = len(node.args) - n_c - n_r - n_rows
+    n_fx = len(forward.inputs) - n_c - n_k
+    size_b = batch_size(args, axes)
+    flags = [axis is not None for axis in axes]
+    init, adjoint_init = flags[:n_c], flags[n_c : n_c + n_r]
+    rows, closed = flags[n_c + n_r : n_c + n_r + n_rows], flags[n_c + n_r + n_rows :]
+    carries = batched_carries(forward, n_c, [*init, *rows[:n_fx], *closed])[:n_c]
+    adjoint_flags = batched_carries(adjoint, n_r, [*adjoint_init, *carries, *rows, *closed])
+    batched = [*carries, *adjoint_flags[:n_r], *rows, *closed]
+    stacked = range(n_c + n_r, n_c + n_r + n_rows)
+    new_args = batch_arguments(args, axes, batched, stacked, size_b)
+    new_forward, _ = batch_body(forward, n_c, [*carries, *rows[:n_fx], *closed], size_b)
+    new_adjoint, ys_batched = batch_body(adjoint, n_r, adjoint_flags, size_b)
+    attrs = Attrs({**a, "forward": new_forward, "adjoint": new_adjoint})
+    new = make("revolve", new_args, attrs)
+    return stack_results(node, new, adjoint_flags[:n_r], ys_batched, size_b), 0

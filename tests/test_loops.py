@@ -256,6 +256,29 @@ def test_integer_stacked_inputs_and_unused_inputs_get_zero_derivatives():
     close(got, [np.full(2, 24.0), np.zeros(4), 0.0])
 
 
+def test_vmap_batches_a_loop_without_unrolling_the_batch():
+    w = gc.vector("w", 2)
+
+    def per_row(x, xs_row):
+        last, ys = gc.scan(lambda c, r: (gc.tanh(c * w + r), gc.sum(c)), x, xs_row)
+        return gc.sum(last) + gc.sum(ys * ys)
+
+    X, XS = gc.matrix("X", (4, 2)), gc.tensor("XS", (4, 3, 2))
+    batched = gc.vmap(per_row)(X, XS)
+    grads = gc.vmap(lambda x, r: gc.grad(per_row(x, r), x))(X, XS)
+    graph = gc.Graph([X, XS, w], [batched, grads])
+    # The loops of one row (the value; and for the gradient, the value, the value storing
+    # carries and the reverse loop), each batched once: not one per row.
+    assert graph.op_counts()["scan"] == 4
+    args = [RNG.standard_normal((4, 2)), RNG.standard_normal((4, 3, 2)), np.array([0.7, -1.2])]
+    x1, r1 = gc.vector("x1", 2), gc.matrix("r1", (3, 2))
+    single = gc.Graph([x1, r1, w], [per_row(x1, r1), gc.grad(per_row(x1, r1), x1)])
+    rows = [outputs(single, args[0][k], args[1][k], args[2]) for k in range(4)]
+    want = [np.array([r[0] for r in rows]), np.stack([r[1] for r in rows])]
+    close(outputs(graph, *args), want)
+    close(gc.compile(graph)(*args), want)
+
+
 # -- checkpointing and the binomial schedule ------------------------------------------------------
 
 

@@ -37,8 +37,8 @@ import numpy as np
 from graphc import dtypes
 from graphc.evaluate import runner
 from graphc.graph import Graph, inline, topological_order
-from graphc.node import Node
-from graphc.ops.base import OpDef, register
+from graphc.node import Attrs, Node
+from graphc.ops.base import OpDef, make, register
 from graphc.shapes import fmt, size
 
 # Ops whose nodes hold graphs: the pass driver maps passes over their bodies.
@@ -415,6 +415,88 @@ def _custom_jvp_vjp(node, ct):
     return (*result, *_closed_cotangents(node, ct))
 
 
+# -- batching and sparsity ----------------------------------------------------------------------
+
+
+def _scan_batch(node, args, axes):
+    from graphc.loops import scan_batch
+
+    return scan_batch(node, args, axes)
+
+
+def _revolve_batch(node, args, axes):
+    from graphc.revolve import revolve_batch
+
+    return revolve_batch(node, args, axes)
+
+
+def _custom_batch(node, args, axes):
+    """A custom function for every entry of a batch: its function and its rule batched (the
+    output's batch first), so the batched node keeps the user's rule."""
+    from graphc import dsl
+    from graphc.batching import batch_nodes, batch_size, materialize
+    from graphc.subgraph import placeholder
+
+    size_b = batch_size(args, axes)
+    n = node.attrs["n_inputs"]
+    new_args = tuple(a if ax is None else materialize(a, ax, size_b) for a, ax in zip(args, axes))
+    fun = node.attrs["fun"]
+
+    def stand_ins(inputs, batched):
+        made, sources = [], []
+        for inp, is_batched in zip(inputs, batched):
+            if is_batched:
+                new = placeholder(str(inp.name), (size_b, *inp.shape), inp.dtype)
+                sources.append((inp, new, 0))
+                made.append(new)
+            else:
+                made.append(inp)
+        return made, sources
+
+    batched = [ax is not None for ax in axes]
+    inputs, sources = stand_ins(fun.inputs, batched)
+    ((out, axis),) = batch_nodes(fun.outputs, sources)
+    new_fun = Graph(inputs, materialize(out, axis, size_b))
+    rule = node.attrs["rule"]
+    new_rule = None
+    if rule is not None:
+        seeds = rule.inputs[len(args) + 1 :]
+        if node.op == "custom_vjp":  # the cotangent has the (batched) output's shape
+            seeds_batched = [True] * len(seeds)
+        else:  # a tangent per input, batched as its input
+            seeds_batched = batched[:n]
+        rule_inputs, rule_sources = stand_ins(rule.inputs, [*batched, True, *seeds_batched])
+        results = batch_nodes(rule.outputs, rule_sources)
+        outputs = []
+        for k, (value, ax) in enumerate(results):
+            if node.op == "custom_jvp" or batched[k]:
+                outputs.append(materialize(value, ax, size_b))
+            elif ax is not None:  # a shared input's cotangent: the sum over the entries
+                outputs.append(dsl.sum(value, ax))
+            else:
+                outputs.append(value)
+        new_rule = Graph(rule_inputs, outputs)
+    attrs = Attrs({**node.attrs, "fun": new_fun, "rule": new_rule})
+    return make(node.op, new_args, attrs), 0
+
+
+def _dense_sparsity(node):
+    """Conservative: every element of the value depends on every element of each argument it
+    is differentiable in (a loop mixes its carries over the steps; a custom function is opaque)."""
+    import numpy as np
+
+    from graphc.ops.base import is_differentiable
+
+    def pairs(arg):
+        def build():
+            out = np.repeat(np.arange(node.size, dtype=np.int64), arg.size)
+            return out, np.tile(np.arange(arg.size, dtype=np.int64), node.size)
+
+        return build
+
+    return tuple(pairs(arg) if is_differentiable(arg) else None for arg in node.args)
+
+
 register(
     OpDef(
         "scan",
@@ -425,6 +507,8 @@ register(
         _scan_jvp,
         lower=_lower_scan,
         doc="a loop: the body graph applied length times to carries and rows of stacked inputs",
+        batch=_scan_batch,
+        sparsity=_dense_sparsity,
     ),
     OpDef(
         "revolve",
@@ -435,6 +519,8 @@ register(
         _revolve_jvp,
         lower=_lower_revolve,
         doc="reverse mode through a loop, carries recomputed on the binomial schedule",
+        batch=_revolve_batch,
+        sparsity=_dense_sparsity,
     ),
     OpDef(
         "custom_vjp",
@@ -445,6 +531,8 @@ register(
         _custom_vjp_jvp,
         expand=_expand_custom,
         doc="a function with a user-defined vjp rule",
+        batch=_custom_batch,
+        sparsity=_dense_sparsity,
     ),
     OpDef(
         "custom_jvp",
@@ -455,6 +543,8 @@ register(
         _custom_jvp_jvp,
         expand=_expand_custom,
         doc="a function with a user-defined jvp rule (serving reverse mode by transposition)",
+        batch=_custom_batch,
+        sparsity=_dense_sparsity,
     ),
 )
 
