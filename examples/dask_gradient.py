@@ -180,9 +180,9 @@ def loss_and_gradient(fn, Xd, yd, weights: np.ndarray) -> tuple[float, np.ndarra
 
 def _loaded_functions() -> str:
     """On a worker: how the compiled functions it holds were loaded (from a pickle, no LLVM)."""
-    from graphc.jit import function
+    from graphc.jit import pickling
 
-    loaded = list(function._UNPICKLED.values())
+    loaded = list(pickling._UNPICKLED.values())
     return (
         "; ".join(f"{f.stats['seconds']['load'] * 1e3:.1f} ms ({f.stats['cache']})" for f in loaded)
         or "none"

@@ -4,9 +4,10 @@ One place decides what a graph accepts, so ``gc.evaluate`` and compiled function
 errors:
 - ``TypeError`` for a wrong count, an unknown or repeated name, a value that is not a number or
   an array, or a dtype that would lose information (float64 data into a float32 input);
-- ``ValueError`` for a wrong shape (the message names the input, both shapes) and, for compiled
-  functions, a non-contiguous array.
-Scalar inputs take Python numbers, numpy scalars and 0-d arrays.
+- ``ValueError`` for a wrong shape (the message names the input, both shapes).
+Scalar inputs take Python numbers, numpy scalars and 0-d arrays. Compiled functions read arrays
+in row-major order: a strided view (``A[:, :3]``) is copied into a contiguous array on each
+call (pass contiguous arrays to avoid the copy).
 """
 
 from __future__ import annotations
@@ -50,18 +51,16 @@ def _describe(value: object) -> str:
 def check(node: Node, value: object, strict: bool = False) -> np.ndarray:
     """``value`` as an array of ``node``'s dtype and shape, or a clear error.
 
-    ``strict`` (compiled functions): tensor inputs must already be C-contiguous numpy arrays of
-    exactly the input's dtype, since converting them would hide a copy on every call.
+    ``strict`` (compiled functions): tensor inputs must already be numpy arrays of exactly the
+    input's dtype, since converting them would hide a copy of their data on every call; a
+    strided view is copied into row-major order (the compiled code reads it that way).
     """
     array = _as_numbers(node, value, strict)
     if array.shape != node.shape:
         raise ValueError(f"{_wanted(node)}, got shape {fmt(array.shape)}")
     array = _converted(node, value, array, strict, scalar_rows=False)
     if strict and node.shape and not array.flags.c_contiguous:
-        raise ValueError(
-            f"{_wanted(node)}: got a non-contiguous array (a strided view); pass "
-            "np.ascontiguousarray(x)"
-        )
+        array = np.ascontiguousarray(array)
     return array
 
 

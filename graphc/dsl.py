@@ -323,8 +323,17 @@ def stack(xs: Sequence[object], axis: int = 0) -> Node:
 
 
 def index(x: Node, key: object) -> Node:
-    """Basic numpy indexing: ints, slices, ``None`` and ``...``."""
+    """numpy indexing: ints, slices, ``None`` and ``...`` (views); integer arrays (numpy data
+    or int64 nodes) and numpy boolean masks go to :func:`graphc.functions.advanced_index`."""
     items = key if isinstance(key, tuple) else (key,)
+    if builtins.any(
+        isinstance(k, (Node, np.ndarray, list))
+        or (isinstance(k, np.generic) and k.ndim == 0 and not isinstance(k, np.integer))
+        for k in items
+    ):
+        from graphc.functions import advanced_index  # functions builds on this module
+
+        return advanced_index(x, key)
     used = builtins.sum(1 for k in items if k is not None and k is not Ellipsis)
     if used > x.ndim:
         raise IndexError(f"index: too many indices ({used}) for shape {fmt(x.shape)}")

@@ -313,6 +313,9 @@ def test_every_op_is_covered_by_this_table():
             "custom_vjp",
             "custom_jvp",
         }
+        # Ops that lower through their records' own loop nests: compiled against the evaluator
+        # in tests/test_ops.py (test_compiled_matches_evaluated, every row, both float dtypes).
+        | {"gather", "scatter_add", "argsort", "argmax", "argmin", "cumsum", "cumprod", "linrec"}
     )
     assert set(OPS) <= covered, f"ops without a JIT test: {sorted(set(OPS) - covered)}"
 
@@ -404,7 +407,6 @@ def test_call_by_position_and_name(vector_fn):
         ((np.ones(4), 1.0), {}, ValueError, "4"),
         ((np.ones(5, dtype=np.float32), 1.0), {}, TypeError, "float32"),
         (([1.0] * 5, 1.0), {}, TypeError, "numpy array"),
-        ((np.ones(10)[::2], 1.0), {}, ValueError, "contiguous"),
         ((np.array(["a"] * 5), 1.0), {}, TypeError, "<U1"),
         ((np.ones(5), "a"), {}, TypeError, "s"),
         ((np.ones(5),), {"t": 1.0}, TypeError, "t"),

@@ -170,3 +170,13 @@ def test_small_scalar_graphs_return_python_scalars_built_natively():
     # Graphs with loop kernels release the GIL while they run.
     v = gc.vector("v", 100)
     assert not gc.compile(gc.Graph([v], [gc.sum(v), gc.max(v)]), cache=False)._abi.holds_gil
+
+
+def test_strided_views_are_accepted_and_copied():
+    x = gc.matrix("x", (3, 2))
+    fn = gc.compile(gc.Graph([x], [x * 2.0, gc.sum(x, axis=0)]), cache=False)
+    base = np.arange(12.0).reshape(3, 4)
+    view = base[:, 1:3]
+    for got, want in zip(fn(view), gc.evaluate(fn.graph, view)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(base, np.arange(12.0).reshape(3, 4))  # never written

@@ -31,6 +31,7 @@ from graphc import arguments, dtypes
 from graphc.graph import Graph
 from graphc.jit import engine
 from graphc.jit.abi import PYARRAY_DATA_OFFSET, call_abi
+from graphc.ops import indexing
 from graphc.shapes import contiguous_strides
 
 _MISSING = object()  # the default of every generated parameter: "not given"
@@ -94,6 +95,10 @@ class CompiledFunction:
         )
         self._batch_native = batch_type(code.address("graph_batch"))
         self._batch_dense = batch_type(code.address("graph_batch_dense"))
+        if indexing.needs_guard(graph):
+            # Gathers report an index out of range through a callback; the call raises it.
+            for native in (self._native, self._batch_native, self._batch_dense):
+                indexing.guard(native)
         self._install_call()
 
     # -- inspection ---------------------------------------------------------------------------
