@@ -117,11 +117,14 @@ def _pair(a: object, b: object) -> tuple[Node, Node]:
 # -- elementwise ------------------------------------------------------------------------------
 
 
-def _binary(op: str):
+def _binary(op: str, doc: str = ""):
     def build(a: object, b: object) -> Node:
         return make(op, _pair(a, b))
 
     build.__name__ = op
+    build.__doc__ = doc
+    # The op it builds (gc.subtract builds sub): checked against the op table by the tests.
+    build.op = op  # type: ignore[attr-defined]
     return build
 
 
@@ -140,6 +143,14 @@ equal = _binary("eq")
 not_equal = _binary("ne")
 logical_and = _binary("and")
 logical_or = _binary("or")
+arctan2 = _binary("arctan2", "the angle of the point (x, y), arctan2(y, x), in [-pi, pi]")
+hypot = _binary("hypot", "sqrt(a^2 + b^2) without overflow; its derivative at (0, 0) is 0")
+logaddexp = _binary("logaddexp", "log(exp(a) + exp(b)), computed without overflow")
+remainder = _binary(
+    "remainder", "numpy's remainder, x % y: the sign of the divisor; x - floor(x / y) * y"
+)
+mod = remainder
+fmod = _binary("fmod", "C's fmod: the sign of the dividend; x - trunc(x / y) * y")
 
 
 def _unary(op: str, doc: str):
@@ -148,6 +159,7 @@ def _unary(op: str, doc: str):
 
     build.__name__ = op
     build.__doc__ = doc
+    build.op = op  # type: ignore[attr-defined]
     return build
 
 
@@ -167,6 +179,72 @@ abs = _unary("abs", "absolute value; its derivative at 0 is 0")
 sign = _unary("sign", "-1, 0 or 1 (nan for nan); not differentiable (zero derivative)")
 logical_not = _unary("not", "boolean negation")
 stop_gradient = _unary("stop_gradient", "identity whose derivative is zero")
+erf = _unary("erf", "the error function, 2/sqrt(pi) * integral of exp(-t^2) from 0 to x")
+erfc = _unary("erfc", "1 - erf(x), accurate where erf(x) is close to 1")
+gammaln = _unary("gammaln", "log |Gamma(x)|; +inf at the poles 0, -1, -2, ...")
+digamma = _unary("digamma", "psi(x), the derivative of gammaln; nan at the poles -1, -2, ...")
+sinh = _unary("sinh", "hyperbolic sine")
+cosh = _unary("cosh", "hyperbolic cosine")
+arcsin = _unary("arcsin", "inverse sine; its derivative at +-1 is +inf")
+arccos = _unary("arccos", "inverse cosine; its derivative at +-1 is -inf")
+arctan = _unary("arctan", "inverse tangent")
+arcsinh = _unary("arcsinh", "inverse hyperbolic sine")
+arccosh = _unary("arccosh", "inverse hyperbolic cosine; its derivative at 1 is +inf")
+arctanh = _unary("arctanh", "inverse hyperbolic tangent; its derivative at +-1 is +inf")
+log2 = _unary("log2", "base-2 logarithm")
+log10 = _unary("log10", "base-10 logarithm")
+exp2 = _unary("exp2", "2 ** x")
+cbrt = _unary("cbrt", "cube root (real, negative for negative x); its derivative at 0 is +inf")
+floor = _unary("floor", "the largest integer <= x; derivative zero")
+ceil = _unary("ceil", "the smallest integer >= x; derivative zero")
+_round_half_even = _unary("round", "")
+
+
+def polygamma(n: int, x: object) -> Node:
+    """The n-th derivative of digamma (scipy's argument order); ``polygamma(0, x)`` is
+    ``digamma(x)``."""
+    if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n == 0:
+        return digamma(x)
+    return make("polygamma", (as_node(x),), Attrs(n=int(n) if isinstance(n, np.integer) else n))
+
+
+polygamma.op = "polygamma"  # type: ignore[attr-defined]
+
+
+def round(x: object, decimals: int = 0) -> Node:
+    """numpy's round: halfway cases to even; with ``decimals``, rint(x * 10^d) / 10^d (numpy's
+    own formula, so 2.675 rounds to 2.67 as in numpy). Derivative zero."""
+    x = as_node(x)
+    decimals = operator.index(decimals)
+    if decimals == 0 or not dtypes.is_float(x.dtype):
+        if decimals < 0 and not dtypes.is_float(x.dtype):
+            raise NotImplementedError("round: negative decimals of integers are not supported")
+        return _round_half_even(x)
+    if decimals > 0:
+        scale = 10.0**decimals
+        return divide(_round_half_even(multiply(x, scale)), scale)
+    scale = 10.0**-decimals
+    return multiply(_round_half_even(divide(x, scale)), scale)
+
+
+round.op = "round"  # type: ignore[attr-defined]
+
+
+def clip(x: object, lo: object = None, hi: object = None) -> Node:
+    """numpy's clip: min(max(x, lo), hi); nan propagates from any operand, lo > hi gives hi.
+    ``None`` leaves that side open. The derivative goes to x where lo <= x <= hi (closed), to
+    lo where x < lo and to hi where the result is hi."""
+    if lo is None and hi is None:
+        raise ValueError("clip: give lo, hi or both (None leaves one side open)")
+    x = as_node(x)
+    open_end = -np.inf if dtypes.is_float(x.dtype) else np.iinfo(np.int64).min
+    lo = constant(open_end, x.dtype) if lo is None else as_node(lo, x)
+    open_end = np.inf if dtypes.is_float(x.dtype) else np.iinfo(np.int64).max
+    hi = constant(open_end, x.dtype) if hi is None else as_node(hi, x)
+    return make("clip", (x, lo, hi))
+
+
+clip.op = "clip"  # type: ignore[attr-defined]
 
 
 def where(cond: object, a: object, b: object) -> Node:
@@ -205,6 +283,7 @@ def _reduction(op: str, doc: str):
 
     build.__name__ = op
     build.__doc__ = doc
+    build.op = op  # type: ignore[attr-defined]
     return build
 
 

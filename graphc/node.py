@@ -211,6 +211,12 @@ class Node:
     def __rpow__(self, other):
         return dsl.power(other, self)
 
+    def __mod__(self, other):
+        return dsl.remainder(self, other)
+
+    def __rmod__(self, other):
+        return dsl.remainder(other, self)
+
     def __neg__(self):
         return dsl.negative(self)
 
@@ -334,6 +340,7 @@ _OPERATOR_UFUNCS = {
     "divide": "divide",
     "true_divide": "divide",
     "power": "power",
+    "remainder": "remainder",
     "matmul": "matmul",
     "less": "less",
     "less_equal": "less_equal",
@@ -353,7 +360,6 @@ _NUMPY_SPELLINGS = {
     "positive": "+x",
     "invert": "~x",
     "bitwise_not": "~x",
-    "clip": "gc.minimum(gc.maximum(x, low), high)",
     "ravel": "gc.reshape(x, -1)",
     "tensordot": "gc.matmul",
     "inner": "gc.matmul",

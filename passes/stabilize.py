@@ -36,7 +36,8 @@ def stabilize_rule(node: Node) -> Node | None:
         case Node(op="log1p", args=(Node(op="exp", args=(x,)),)):
             return _same_type(dsl.softplus(x), node)
         case Node(op="log", args=(Node(op="sigmoid", args=(x,)),)):
-            return _same_type(-dsl.softplus(-x), node)
+            # (x in the result's float dtype first: a boolean or integer x has no negation)
+            return _same_type(-dsl.softplus(-dsl.astype(x, node.dtype)), node)
         case Node(op="log", args=(Node(op="sum", args=(Node(op="exp", args=(x,)),)) as total,)):
             attrs = total.attrs
             return _same_type(dsl.logsumexp(x, attrs["axes"], attrs["keepdims"]), node)

@@ -16,9 +16,11 @@ maximum/minimum and of max/min reductions share the derivative, prod with one an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import pytest
 from helpers import function_of, numeric_jvp, numeric_vjp, outputs, random_array
@@ -84,7 +86,27 @@ def unslice_ref(x):
     return out
 
 
+def in_dtype(fn):
+    """A reference of Python floats (Python's math, mpmath at 40 digits: near the zeros of
+    gammaln and digamma 15 are not enough) as a function of arrays returning x's dtype."""
+
+    def precise(v: float) -> float:
+        with mpmath.workdps(40):
+            return float(fn(v))
+
+    vectorized = np.vectorize(lambda v: precise(float(v)), otypes=[np.float64])
+    return lambda x: vectorized(x).astype(x.dtype)
+
+
+def polygamma_ref(n):
+    return in_dtype(lambda v: mpmath.polygamma(n, v))
+
+
+gammaln_ref = in_dtype(lambda v: mpmath.log(abs(mpmath.gamma(v))))
+
+
 GATHER_AT = np.array([3, 0, 3, 4, 1, 3])
+
 
 CONST = np.array([[1.5, -0.0, 2.0], [np.inf, -3.25, 0.5]])
 R, D = ("real",), ("distinct",)
@@ -239,6 +261,65 @@ TABLE: dict[str, list[Case]] = {
         Case(gc.where, np.where, ((2, 3),) * 3, ("bool", "real", "real")),
         Case(gc.where, np.where, ((2, 3), (3,), ()), ("bool", "real", "real"), label="bcast"),
         Case(gc.where, np.where, ((3,), (2, 1), (2, 3)), ("bool", "real", "real"), label="bc2"),
+    ],
+    # special and other math functions (graphc/ops/special.py)
+    "erf": unary(gc.erf, in_dtype(math.erf)),
+    "erfc": unary(gc.erfc, in_dtype(math.erfc)),
+    "gammaln": unary(gc.gammaln, gammaln_ref, "positive"),
+    "digamma": unary(gc.digamma, in_dtype(mpmath.digamma), "positive")
+    + [Case(gc.digamma, in_dtype(mpmath.digamma), ((4,),), ("nonzero",), label="negative")],
+    "polygamma": [
+        Case(lambda x, n=n: gc.polygamma(n, x), polygamma_ref(n), ((2, 3),), (d,), label=f"{n},{d}")
+        for n, d in [(1, "positive"), (2, "positive"), (1, "nonzero"), (3, "nonzero")]
+    ],
+    "sinh": unary(gc.sinh, np.sinh),
+    "cosh": unary(gc.cosh, np.cosh),
+    "arcsin": unary(gc.arcsin, np.arcsin, "unit"),
+    "arccos": unary(gc.arccos, np.arccos, "unit"),
+    "arctan": unary(gc.arctan, np.arctan),
+    "arcsinh": unary(gc.arcsinh, np.arcsinh),
+    "arccosh": unary(lambda x: gc.arccosh(x + 1.0), lambda x: np.arccosh(x + 1), "positive"),
+    "arctanh": unary(gc.arctanh, np.arctanh, "unit"),
+    "log2": unary(gc.log2, np.log2, "positive"),
+    "log10": unary(gc.log10, np.log10, "positive"),
+    "exp2": unary(gc.exp2, np.exp2),
+    "cbrt": unary(gc.cbrt, np.cbrt, "nonzero"),
+    "floor": unary(gc.floor, np.floor, "real", "zero"),
+    "ceil": unary(gc.ceil, np.ceil, "real", "zero"),
+    "round": unary(gc.round, np.round, "real", "zero")
+    + [Case(gc.round, np.round, ((3,),), ("int",), "zero", label="int")],
+    "arctan2": binary(gc.arctan2, np.arctan2, ("real", "positive"))
+    + [Case(gc.arctan2, np.arctan2, ((2, 3),) * 2, ("nonzero", "nonzero"), label="quadrants")],
+    "hypot": binary(gc.hypot, np.hypot),
+    "logaddexp": binary(gc.logaddexp, np.logaddexp),
+    "remainder": binary(lambda x, y: x % y, np.remainder, ("real", "nonzero"))
+    + [Case(lambda k, j: k % j, np.remainder, ((6,), (6,)), ("int", "int"), "zero", label="int")],
+    "fmod": binary(gc.fmod, np.fmod, ("real", "nonzero"))
+    + [Case(gc.fmod, np.fmod, ((6,), (6,)), ("int", "int"), "zero", label="int")],
+    "clip": [
+        Case(
+            lambda x: gc.clip(x, -0.5, 0.8),
+            lambda x: np.clip(x, -0.5, 0.8),
+            ((4, 3),),
+            ("distinct",),
+            label="constant bounds",
+        ),
+        Case(gc.clip, np.clip, ((2, 3), (3,), ()), ("distinct",) * 3, label="bcast"),
+        Case(
+            lambda x: gc.clip(x, None, 0.3),
+            lambda x: np.clip(x, None, 0.3),
+            ((5,),),
+            ("distinct",),
+            label="open below",
+        ),
+        Case(
+            lambda k: gc.clip(k, -1, 2),
+            lambda k: np.clip(k, -1, 2),
+            ((5,),),
+            ("int",),
+            "zero",
+            label="int",
+        ),
     ],
     # reductions
     "sum": reductions(gc.sum, np.sum, "real"),
@@ -531,6 +612,63 @@ def test_op_record_is_complete(name):
     assert isinstance(arity(opdef), int) or opdef.kind in ("concat", "scan", "custom")
 
 
+# Ops users do not call by a function of their own: the graph's sources, and ops the DSL builds
+# from something else (indexing builds slice, gradients unslice, astype cast).
+INTERNAL_OPS = {
+    "input": "gc.tensor",
+    "const": "gc.constant",
+    "cast": "x.astype",
+    "slice": "x[...]",
+    "unslice": "the vjp of slice",
+    "sparse_gather": "gc.sparse_jacobian and gc.sparse_hessian",
+    "gather": "x[integer array]",
+    "scatter_add": "the vjp of gather",
+    "linrec": "gc.cumsum and gc.cumprod",
+}
+
+
+def test_every_user_facing_op_has_an_exported_function():
+    """An op is reached through a gc. function named like it, or one that says it builds it
+    (``fn.op``: gc.negative builds neg), unless it is internal; every DSL function is exported."""
+    import graphc.dsl
+
+    reached = {name for name in gc.__all__ if name in OPS}
+    reached |= {getattr(getattr(gc, name), "op", None) for name in gc.__all__}
+    missing = set(OPS) - reached - set(INTERNAL_OPS)
+    assert not missing, f"ops without a gc. function (add one to dsl.py and __init__.py): {missing}"
+    assert set(INTERNAL_OPS) <= set(OPS)
+    defined = {
+        name
+        for name, value in vars(graphc.dsl).items()
+        if callable(value)
+        and getattr(value, "__module__", "") == "graphc.dsl"
+        and not name.startswith("_")
+        and not isinstance(value, type)
+    }
+    internal_functions = {"index", "slice", "unslice"}  # reached through x[...] and gradients
+    not_exported = defined - set(gc.__all__) - internal_functions
+    assert not not_exported, f"DSL functions missing from graphc.__all__: {sorted(not_exported)}"
+    assert all(hasattr(gc, name) for name in gc.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kind == "elementwise"))
+def test_dsl_functions_build_their_op(name):
+    fn = next(
+        (getattr(gc, f) for f in gc.__all__ if getattr(getattr(gc, f), "op", None) == name),
+        getattr(gc, name, None),
+    )
+    if fn is None:
+        assert name in INTERNAL_OPS
+        return
+    args = [gc.vector(f"x{i}", 3) for i in range(arity(OPS[name]))]
+    if name in ("and", "or", "not"):
+        args = [a > 0.0 for a in args]
+    if name == "where":
+        args[0] = args[0] > 0.0
+    node = fn(1, *args) if name == "polygamma" else fn(*args)
+    assert node.op == name
+
+
 # -- building a case --------------------------------------------------------------------------
 
 
@@ -578,29 +716,28 @@ def test_evaluate_matches_numpy(name, case):
 # -- compiled code ----------------------------------------------------------------------------
 
 
-# Kinds the JIT lowers with its own emitters (tests/test_jit.py compiles their ops); every other
-# kind's record writes its loop nest, and each of its rows is compiled here.
-BUILT_IN_KINDS = ("input", "const", "elementwise", "reduce", "matmul", "view", "concat", "unslice")
-
-
-@pytest.mark.parametrize(
-    "name, case", [p for p in CASES if OPS[p.values[0]].kind not in BUILT_IN_KINDS]
-)
+@pytest.mark.parametrize("name, case", CASES)
 def test_compiled_matches_evaluated(name, case):
-    """Native code gives the evaluator's values, in every dtype of the row (bitwise for integer
-    and boolean results; floats to a few ulp, since libm and numpy's loops may round apart)."""
+    """Native code gives the evaluator's values, in every dtype of the row, and the gradient where
+    the row is differentiable (bitwise for integer and boolean results; floats to a few ulp,
+    since libm and numpy's loops may round apart and reductions add in another order)."""
     for dtype in case.dtypes:
-        nodes, out, args, _ = setup(case, dtype, seed=3)
-        graph = gc.Graph(nodes, [out])
-        (got,) = gc.compile(graph)(*args)  # a list of outputs: a tuple comes back
-        got = np.asarray(got)
-        (want,) = outputs(graph, *args)
-        assert got.shape == want.shape and got.dtype == want.dtype
-        if got.dtype.kind in "biu":
-            np.testing.assert_array_equal(got, want)
-        else:
-            rtol = 1e-13 if got.dtype == np.float64 else 4e-6
-            np.testing.assert_allclose(got, want, rtol=rtol, atol=0, equal_nan=True)
+        nodes, out, args, rng = setup(case, dtype, seed=3)
+        outs = [out]
+        if case.derivative == "fd" and out.size:
+            u = gc.constant(rng.standard_normal(out.shape), out.dtype)
+            wrt = [nodes[i] for i in float_positions(nodes)]
+            outs += gc.grad(gc.sum(out * u), wrt)
+        graph = gc.Graph(nodes, outs)
+        want = outputs(graph, *args)
+        got = [np.asarray(g) for g in gc.compile(graph)(*args)]  # a list of outputs: a tuple
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == w.dtype
+            if g.dtype.kind in "biu":
+                np.testing.assert_array_equal(g, w)
+            else:
+                rtol = 1e-12 if w.dtype != np.float32 else 2e-5
+                np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * 1e-2, equal_nan=True)
 
 
 # -- derivatives ------------------------------------------------------------------------------

@@ -18,8 +18,10 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+from llvmlite.binding import llvm_version_info
 
 from graphc import dtypes
+from graphc.ops.libm import MathFunction, lookup
 
 LLVM_TYPES = {
     dtypes.FLOAT64: "double",
@@ -31,13 +33,9 @@ LLVM_TYPES = {
 MEMORY_TYPES = {**LLVM_TYPES, dtypes.BOOL: "i8"}
 ITEM_SIZES = {dtypes.FLOAT64: 8, dtypes.FLOAT32: 4, dtypes.INT64: 8, dtypes.BOOL: 1}
 
-# Math functions: LLVM intrinsics where LLVM has one (it lowers them to libm calls), plain libm
-# symbols otherwise. All resolve in-process on Linux (checked before first use by the engine).
-_INTRINSICS = {"exp", "log", "sin", "cos", "sqrt", "fabs", "pow"}
-_LIBM = {"tan", "tanh", "log1p", "expm1"}
-
-_FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
-_INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul"}
+_FLOAT_ARITH = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv", "rem": "frem"}
+# "rem" is C's %, truncating; a zero or (INT64_MIN, -1) divisor is undefined: guard it first.
+_INT_ARITH = {"add": "add", "sub": "sub", "mul": "mul", "rem": "srem"}
 _FLOAT_CMP = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
 _INT_CMP = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}
 # Booleans order as the integers 0 and 1 (numpy's rule): unsigned, since a signed i1 reads true
@@ -66,10 +64,9 @@ def literal(value: object, dtype: str) -> str:
     return str(int(value))  # type: ignore[call-overload]
 
 
-# glibc's libmvec: AVX2 variants (4 doubles, 8 floats) of these functions, used by the loop
-# vectoriser through the "vector-function-abi-variant" call attribute (llvmlite notes, 2.2).
-VECTOR_MATH = {"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "pow"}
-VECTOR_PREFIX = "gc_vm_"  # private scalar names, so LLVM does not turn them back into intrinsics
+# Scalar twins of libm functions with libmvec variants, named privately so LLVM does not turn
+# them back into intrinsics; the engine binds each to libm's function when code is loaded.
+VECTOR_PREFIX = "gc_vm_"
 
 
 # Loops that contain loops are never unrolled: LLVM fully unrolls a loop of a few iterations
@@ -89,25 +86,26 @@ class Module:
         self.call_attributes: dict[str, int] = {}  # scalar symbol -> attribute group
         self.kept_alive: list[str] = []  # vector variants listed in @llvm.compiler.used
 
-    def declare_math(self, name: str, dtype: str, arity: int) -> str:
+    def declare_math(self, function: MathFunction, dtype: str) -> str:
+        """Declare ``function`` for ``dtype`` (see ``graphc.ops.libm``); returns the symbol to
+        call: the libmvec-backed twin with ``vector_math``, else the LLVM intrinsic where this
+        LLVM has it, else glibc's symbol."""
         ty = LLVM_TYPES[dtype]
-        if self.vector_math and name in VECTOR_MATH:
-            return self._declare_vector_math(name, dtype, arity)
-        if name in _INTRINSICS:
-            suffix = "f64" if dtype == dtypes.FLOAT64 else "f32"
-            symbol = f"llvm.{name}.{suffix}"
-        elif name in _LIBM:
-            symbol = name if dtype == dtypes.FLOAT64 else name + "f"
-            self.external_symbols.add(symbol)
+        if self.vector_math and function.vector:
+            return self._declare_vector_math(function.libm(dtype), dtype, function.arity)
+        params = ", ".join([ty] * function.arity + (["ptr"] if function.sign_out else []))
+        if function.intrinsic and llvm_version_info[0] >= function.intrinsic_since:
+            symbol = function.intrinsic_name(dtype)
         else:
-            raise ValueError(f"no lowering for math function {name!r}")
-        params = ", ".join([ty] * arity)
-        self.declarations.add(f"declare {ty} @{symbol}({params}) nounwind readnone")
+            symbol = function.libm(dtype)
+            self.external_symbols.add(symbol)
+        # A function with an out-parameter writes memory: only the argument it is given.
+        effects = "memory(argmem: write)" if function.sign_out else "readnone"
+        self.declarations.add(f"declare {ty} @{symbol}({params}) nounwind {effects}")
         return symbol
 
-    def _declare_vector_math(self, name: str, dtype: str, arity: int) -> str:
+    def _declare_vector_math(self, libm: str, dtype: str, arity: int) -> str:
         ty = LLVM_TYPES[dtype]
-        libm = name if dtype == dtypes.FLOAT64 else name + "f"
         scalar = VECTOR_PREFIX + libm
         if scalar not in self.call_attributes:
             lanes = 4 if dtype == dtypes.FLOAT64 else 8
@@ -323,15 +321,22 @@ class FunctionBuilder:
             return self.instr(a.dtype, f"fneg {a.type} {a.text}")
         return self.instr(a.dtype, f"sub {a.type} 0, {a.text}")
 
-    def call(self, name: str, *args: Value) -> Value:
-        dtype = self._same(name, *args)
+    def call(self, function: str | MathFunction, *args: Value) -> Value:
+        """``function(*args)``: a math function of ``graphc.ops.libm``, by name or declaration."""
+        if isinstance(function, str):
+            function = lookup(function)
+        dtype = self._same(function.name, *args)
         if dtype not in dtypes.FLOATS:
-            raise TypeError(f"{name}: math functions take floats, got {dtype}")
-        symbol = self.module.declare_math(name, dtype, len(args))
-        operands = ", ".join(f"{a.type} {a.text}" for a in args)
+            raise TypeError(f"{function.name}: math functions take floats, got {dtype}")
+        if len(args) != function.arity:
+            raise TypeError(f"{function.name} takes {function.arity} arguments, got {len(args)}")
+        symbol = self.module.declare_math(function, dtype)
+        operands = [f"{a.type} {a.text}" for a in args]
+        if function.sign_out and not symbol.startswith("llvm."):
+            operands.append(f"ptr {self.alloca('i32', align=4)}")  # the sign, unused
         group = self.module.call_attributes.get(symbol)
         suffix = f" #{group}" if group else ""
-        return self.instr(dtype, f"call {args[0].type} @{symbol}({operands}){suffix}")
+        return self.instr(dtype, f"call {args[0].type} @{symbol}({', '.join(operands)}){suffix}")
 
     def cmp(self, pred: str, a: Value, b: Value) -> Value:
         dtype = self._same(pred, a, b)

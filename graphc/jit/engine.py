@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import threading
 import time
 
@@ -43,19 +44,9 @@ from llvmlite.binding import ffi
 _lock = threading.RLock()
 _state: dict[str, object] = {}
 
-# What the math intrinsics become after code generation; they must resolve in the process.
-_INTRINSIC_SYMBOLS = {
-    "llvm.exp.f64": "exp",
-    "llvm.log.f64": "log",
-    "llvm.sin.f64": "sin",
-    "llvm.cos.f64": "cos",
-    "llvm.pow.f64": "pow",
-    "llvm.exp.f32": "expf",
-    "llvm.log.f32": "logf",
-    "llvm.sin.f32": "sinf",
-    "llvm.cos.f32": "cosf",
-    "llvm.pow.f32": "powf",
-}
+# A math intrinsic in optimised IR, vector forms included (`@llvm.exp.v4f64(`): the libm
+# function it may become after code generation, which must then resolve in the process.
+_INTRINSIC_CALL = re.compile(r"@llvm\.([a-z0-9]+)\.(?:v\d+)?(f64|f32)\(")
 
 
 def initialize() -> None:
@@ -209,13 +200,23 @@ def _enable_vector_math() -> bool:
         libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
     except (OSError, RuntimeError):
         return False
-    from graphc.jit.emit import VECTOR_MATH, VECTOR_PREFIX
-
-    for name in VECTOR_MATH:
-        for symbol in (name, name + "f"):
-            address = ctypes.cast(getattr(libm, symbol), ctypes.c_void_p).value
-            llvm.add_symbol(VECTOR_PREFIX + symbol, address)
+    _state["libm"] = libm
     return True
+
+
+def _bind_vector_math_twins(symbols: set[str]) -> None:
+    """Bind each ``gc_vm_<f>`` that code calls to libm's ``f`` (see ``emit.VECTOR_PREFIX``): the
+    scalar twin of a libmvec function, called in a loop's remainder and outside loops."""
+    import ctypes
+
+    from graphc.jit.emit import VECTOR_PREFIX
+
+    libm = _state["libm"]
+    for symbol in symbols:
+        if symbol.startswith(VECTOR_PREFIX) and llvm.address_of_symbol(symbol) is None:
+            name = symbol[len(VECTOR_PREFIX) :]
+            address = ctypes.cast(getattr(libm, name), ctypes.c_void_p).value
+            llvm.add_symbol(symbol, address)
 
 
 @functools.cache
@@ -354,7 +355,16 @@ def check_symbols(ir_text_symbols: set[str]) -> None:
 
 
 def symbols_of_intrinsics(ir_text: str) -> set[str]:
-    return {libm for intrinsic, libm in _INTRINSIC_SYMBOLS.items() if f"@{intrinsic}(" in ir_text}
+    """The libm symbols the math intrinsics of ``ir_text`` may be lowered to (those that
+    become instructions, such as sqrt or floor, resolve too)."""
+    from graphc.ops.libm import FUNCTIONS
+
+    found = set()
+    for name, suffix in set(_INTRINSIC_CALL.findall(ir_text)):
+        function = FUNCTIONS.get(name)
+        if function is not None and function.intrinsic:
+            found.add(function.libm("float64" if suffix == "f64" else "float32"))
+    return found
 
 
 class LoadedCode:
@@ -363,6 +373,9 @@ class LoadedCode:
     def __init__(self, object_code: bytes, symbols: set[str]):
         if any(s.startswith(("gc_vm_", "_ZGV")) for s in symbols) and not vector_math_available():
             raise RuntimeError("this code uses libmvec vector math, unavailable on this machine")
+        with _lock:
+            if _state.get("vector_math"):
+                _bind_vector_math_twins(symbols)
         check_symbols(symbols)
         with _lock:
             engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(2))

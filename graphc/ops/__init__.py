@@ -13,6 +13,7 @@ from graphc.ops import (  # noqa: F401
     shape,
     sources,
     sparse,
+    special,
 )
 from graphc.ops.base import OPS, OpDef, make, rebuild
 

@@ -407,9 +407,14 @@ def _mul_jvp(node, tangents):
 
 def _div_vjp(node, ct):
     a, b = node.args
-    ct_a = ct / b
-    # d(a/b)/db = -a/b^2 = -(a/b)/b, so the b cotangent reuses ct/b and the output.
-    return unbroadcast(ct_a, a), unbroadcast(-(ct_a * node), b) if is_differentiable(b) else None
+    # d(a/b)/db = -a/b^2 = -(a/b)/b: the output times the cotangent, then divided by b, as the
+    # jvp does. (ct/b first would overflow to inf for a tiny b and give inf * 0 = nan where
+    # a = 0.)
+    ct_a = ct / b if is_differentiable(a) else None
+    ct_b = -(ct * node) / b if is_differentiable(b) else None
+    return (None if ct_a is None else unbroadcast(ct_a, a)), (
+        None if ct_b is None else unbroadcast(ct_b, b)
+    )
 
 
 def _div_jvp(node, tangents):
