@@ -624,6 +624,7 @@ INTERNAL_OPS = {
     "gather": "x[integer array]",
     "scatter_add": "the vjp of gather",
     "linrec": "gc.cumsum and gc.cumprod",
+    "revolve": "reverse mode of gc.scan with checkpoint='binomial' (graphc.revolve)",
 }
 
 
