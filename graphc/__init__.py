@@ -18,6 +18,7 @@ from graphc import linalg
 from graphc import ops as _ops  # noqa: F401  (registers every op)
 from graphc.autodiff import grad, hessian, hvp, jacobian, jvp, vjp
 from graphc.batching import vmap
+from graphc.custom import custom_jvp, custom_vjp
 from graphc.dsl import (
     abs,
     add,
@@ -150,6 +151,7 @@ from graphc.graphviz import render, to_dot
 from graphc.jit import CompiledFunction, compile
 from graphc.jit.cache import cache_clear, cache_info
 from graphc.jit.export import export
+from graphc.loops import scan
 from graphc.node import Node
 from graphc.optimize import optimize
 from graphc.sparsity import SparseDerivative, sparse_hessian, sparse_jacobian
@@ -193,6 +195,8 @@ __all__ = [
     "cross",
     "cumprod",
     "cumsum",
+    "custom_jvp",
+    "custom_vjp",
     "diag",
     "diagonal",
     "diff",
@@ -239,6 +243,7 @@ __all__ = [
     "reshape",
     "roll",
     "scalar",
+    "scan",
     "segment_sum",
     "sigmoid",
     "sign",

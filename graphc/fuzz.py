@@ -187,6 +187,9 @@ CONTRACTS: dict[str, str] = {
         "lu_inv".split(),
         CONDITIONED,
     ),
+    # Loops and custom functions compute their body's ops in order: bitwise when those are (the
+    # generator's bodies are exact ops; see Generator.structured).
+    **dict.fromkeys("scan revolve custom_vjp custom_jvp".split(), EXACT),
 }
 # Ops that only lowering builds (no graph a user writes holds them before gc.compile).
 LOWERED_ONLY = frozenset({"lu_factor", "lu_solve", "lu_inv"})
@@ -556,6 +559,7 @@ class Generator:
         # others are reached through their DSL functions, see DSL_BUILDERS).
         self.op_names = [name for name, op in OPS.items() if op.kind in GENERATED_KINDS]
         self.findings: list[Finding] = []
+        self.aux: np.random.Generator | None = None  # the stream of structured(), if any
 
     # -- values ----------------------------------------------------------------------------
     def values(self, shape: tuple[int, ...], dtype: str, special_rate: float) -> np.ndarray:
@@ -789,6 +793,46 @@ class Generator:
         ids = rng.integers(0, segments, x.shape[0])
         return gc.segment_sum(x, ids, segments) if x.dtype != dtypes.BOOL else None
 
+    def structured(self) -> list[Node]:
+        """Nodes holding a graph: a ``gc.scan`` (its value, its per-step outputs, or its gradient
+        storing every carry, one in two, or one: a ``revolve`` node) and functions with custom
+        rules (the true derivative), of exact ops. Drawn from a stream of their own
+        (``self.aux``), so the rest of a case is what it was before they existed. float64 only:
+        :func:`promote_case` widens nodes, not the graphs they hold."""
+        aux = self.aux
+        floats = [n for n in self.pool if n.dtype == dtypes.FLOAT64 and 0 < n.size]
+        if aux is None or not floats or aux.random() < 0.4:
+            return []
+        x = floats[int(aux.integers(len(floats)))]
+        if aux.random() < 0.3:
+            if aux.random() < 0.5:
+                function = gc.custom_jvp(lambda v: v * v - v)
+                function.def_jvp(lambda inputs, y, tangents: tangents[0] * (inputs[0] * 2.0 - 1.0))
+            else:
+                function = gc.custom_vjp(lambda v: v * v - v)
+                function.def_vjp(lambda inputs, y, ct: (ct * (inputs[0] * 2.0 - 1.0),))
+            built = [function(x)]
+        else:
+            scalars = [n for n in self.pool if n.dtype == x.dtype and n.shape == ()]
+            w = scalars[int(aux.integers(len(scalars)))] if scalars else gc.constant(0.75, x.dtype)
+
+            def step(c, _):
+                return gc.maximum(c * 0.5 + w, c - w), c * w
+
+            memory = max(1, x.size) * np.dtype(x.dtype).itemsize
+            options = [{}, {"checkpoint": 2}, {"memory": memory}][int(aux.integers(3))]
+            last, ys = gc.scan(step, x, length=int(aux.integers(0, 5)), **options)
+            which = int(aux.integers(3))
+            if which == 2:
+                built = [gc.grad(gc.sum(last * last) + gc.sum(ys), x)]
+            else:
+                built = [last if which == 0 else ys]
+        known = set(self.pool)
+        for node in topological_order(built):
+            if node not in known and node.op not in ("input", "const"):
+                self.stats.ops[node.op] += 1
+        return [n for n in built if n.size <= self.max_size]
+
     def axis_slice(self, dim: int) -> tuple[int, int, int]:
         rng = self.rng
         if dim == 0:
@@ -997,6 +1041,7 @@ class Generator:
         for node in outputs:
             if all(node is not u for u in unique):
                 unique.append(node)
+        unique += [n for n in self.structured() if all(n is not u for u in unique)]
         if rng.random() < 0.2:  # the same node twice: two output buffers for one value
             unique.append(unique[int(rng.integers(len(unique)))])
         points = []
@@ -1029,6 +1074,7 @@ def generate(config: Config, index: int, stats: Stats) -> tuple[Case, list[Findi
     """Case ``index`` of the run seeded ``config.seed`` (the same case every time)."""
     rng = np.random.default_rng([config.seed, index])
     generator = Generator(rng, config, stats)
+    generator.aux = np.random.default_rng([config.seed, index, 1])
     name = f"{config.seed}/{index}"
     case = generator.case(name)
     for finding in generator.findings:

@@ -9,6 +9,12 @@ Invariants:
 
 Also here: :meth:`Graph.verify` (the pass contract), the deterministic text printer, a stable
 structural hash (the compile cache's key) and conversion to networkx.
+
+Subgraphs: a node may hold graphs as attributes (a ``scan``'s body, a custom derivative's
+function and rule; see ``graphc.ops.control``). A graph is immutable, so it compares and hashes by
+its structure (two bodies built twice are equal, and CSE merges their nodes); the printer shows
+bodies indented under their node, ``verify`` checks them too, and the structural hash covers
+them. :func:`inline` substitutes arguments for a graph's inputs: how rules reuse a body.
 """
 
 from __future__ import annotations
@@ -120,6 +126,18 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    # A graph is immutable: equal structure is equal computation (bodies held as node
+    # attributes compare this way, so CSE merges two scans built from the same step function).
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return self.structural_hash == other.structural_hash
+
+    def __hash__(self) -> int:
+        return hash(self.structural_hash)
+
     @cached_property
     def input_names(self) -> tuple[str, ...]:
         return tuple(n.name for n in self.inputs)  # type: ignore[misc]
@@ -170,6 +188,11 @@ class Graph:
                     f"{node!r} records type {node.dtype}{list(node.shape)} but its op gives "
                     f"{dtype}{list(shape)}"
                 )
+            for key, body in subgraphs(node):
+                try:
+                    body.verify()
+                except GraphError as error:
+                    raise GraphError(f"in the {key} of {node!r}: {error}") from None
             position[id(node)] = i
         for i, node in enumerate(self.inputs):
             if i >= len(self.nodes) or self.nodes[i] is not node:
@@ -204,9 +227,14 @@ class Graph:
         return result
 
     def __str__(self) -> str:
+        return "\n".join(self._lines("graph", ""))
+
+    def _lines(self, title: str, indent: str) -> list[str]:
+        """The printed graph, each line prefixed by ``indent``; bodies held by a node follow
+        it, two more spaces in, titled by their attribute's name."""
         names = self.names()
         params = ", ".join(f"{names[n]}: {n.type_str}" for n in self.inputs)
-        lines = [f"graph({params}):"]
+        lines = [f"{indent}{title}({params}):"]
         for node in self.nodes:
             if node.op == "input" or (node.op == "const" and node.ndim == 0):
                 continue
@@ -216,9 +244,11 @@ class Graph:
                 rhs = node.op + format_attrs(node)
                 if node.args:
                     rhs += " " + " ".join(names[a] for a in node.args)
-            lines.append(f"  {names[node]}: {node.type_str} = {rhs}")
-        lines.append("  return " + ", ".join(names[o] for o in self.outputs))
-        return "\n".join(lines)
+            lines.append(f"{indent}  {names[node]}: {node.type_str} = {rhs}")
+            for key, body in subgraphs(node):
+                lines.extend(body._lines(key, indent + "    "))
+        lines.append(f"{indent}  return " + ", ".join(names[o] for o in self.outputs))
+        return lines
 
     def __reduce__(self):
         # Pickle through the flat, recursion-free format of graphc.serialize.
@@ -305,7 +335,42 @@ def _hashable(value: object) -> str:
     if isinstance(value, ConstValue):
         dtype, shape, digest = value.key
         return f"{dtype}{shape}:{digest.hex()}"
+    if isinstance(value, Graph):
+        return f"graph:{value.structural_hash}"
     return repr(value)
+
+
+def subgraphs(node: Node) -> list[tuple[str, Graph]]:
+    """The graphs ``node`` holds as attributes (a scan's body ...), by attribute name."""
+    if not node.attrs:
+        return []
+    return [(k, v) for k, v in sorted(node.attrs.items()) if isinstance(v, Graph)]
+
+
+def inline(graph: Graph, args: Sequence[Node]) -> list[Node]:
+    """``graph``'s outputs computed from ``args`` in place of its inputs: every node between is
+    rebuilt (and re-checked by its op's rule) over the new arguments; constants are shared.
+
+    ``args`` must have the inputs' types. This is how derivative rules reuse a body: the result
+    lives in the caller's graph world, so it can be differentiated and optimized like any node.
+    """
+    from graphc.ops.base import rebuild
+
+    if len(args) != len(graph.inputs):
+        raise ValueError(f"inline: the graph takes {len(graph.inputs)} inputs, got {len(args)}")
+    mapping: dict[Node, Node] = {}
+    for node, arg in zip(graph.inputs, args):
+        if arg.shape != node.shape or arg.dtype != node.dtype:
+            raise TypeError(
+                f"inline: input {node.name!r} is {node.type_str}, the argument {arg.type_str}"
+            )
+        mapping[node] = arg
+    for node in graph.nodes:
+        if node not in mapping:
+            mapping[node] = (
+                rebuild(node, tuple(mapping[a] for a in node.args)) if node.args else node
+            )
+    return [mapping[o] for o in graph.outputs]
 
 
 def format_scalar(node: Node) -> str:
@@ -315,7 +380,8 @@ def format_scalar(node: Node) -> str:
 
 
 def format_attrs(node: Node) -> str:
-    shown = {k: v for k, v in node.attrs.items() if k != "value"}
+    # Bodies are printed on lines of their own (see Graph._lines), not inside the brackets.
+    shown = {k: v for k, v in node.attrs.items() if k != "value" and not isinstance(v, Graph)}
     if not shown:
         return ""
     return "[" + " ".join(f"{k}={v!r}" for k, v in sorted(shown.items())) + "]"

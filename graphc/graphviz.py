@@ -5,6 +5,11 @@ bottom, one box per op labelled with the op, its attributes and its type. Consta
 boxes, adjoint nodes (built by reverse mode) are orange, tangent nodes (forward mode) blue.
 Output is deterministic: node ids are positions in ``graph.nodes`` and nothing depends on object
 identities, so golden-text tests can compare it.
+
+A node holding a graph (a ``scan``'s body, a custom derivative's function and rule) is drawn with
+that graph beside it as a cluster, titled ``scan body`` (and so on), whose nodes have ids
+prefixed by the cluster's (``c3body_n0``); a dashed edge joins each output of the cluster to the
+node that holds it. Bodies nest the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphc.graph import Graph, node_label
+from graphc.graph import Graph, node_label, subgraphs
 from graphc.node import Node
 from graphc.ops.base import OPS
 
@@ -53,22 +58,10 @@ def to_dot(graph: Graph, values: Mapping[Node, object] | None = None, name: str 
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [color="#666666", arrowsize=0.7];',
     ]
+    _node_lines(graph, ids, values, lines, "  ")
     for node in graph.nodes:
-        parts = [node_label(node)]
-        if node.op != "const" or node.ndim:
-            parts.append(node.type_str)
-        if values is not None and node in values:
-            parts.append(f"= {_format_value(values[node])}")
-        label = "\\n".join(_escape(p) for p in parts)  # DOT's line break inside a label
-        style = STYLE[node.op] if node.op in ("input", "const") else STYLE[node.origin]
-        lines.append(f'  {ids[node]} [label="{label}", {style}];')
-    for node in graph.nodes:
-        for position, arg in enumerate(node.args):
-            # Argument positions matter for `sub a b` vs `sub b a`: label them unless the op is
-            # commutative.
-            ordered = len(node.args) > 1 and not OPS[node.op].commutative
-            tail = f' [headlabel="{position}", labelfontsize=8]' if ordered else ""
-            lines.append(f"  {ids[arg]} -> {ids[node]}{tail};")
+        for key, body in subgraphs(node):
+            _cluster(body, f"c{ids[node][1:]}{key}", f"{node.op} {key}", ids[node], lines, "  ")
     for k, out in enumerate(graph.outputs):
         lines.append(f'  out{k} [label="output {k}", {STYLE["output"]}];')
         lines.append(f"  {ids[out]} -> out{k} [style=dashed];")
@@ -80,6 +73,48 @@ def to_dot(graph: Graph, values: Mapping[Node, object] | None = None, name: str 
         )
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _cluster(body: Graph, prefix: str, title: str, holder: str, lines: list, indent: str) -> None:
+    """``body`` as ``subgraph cluster_<prefix>``, with dashed edges from its outputs to the
+    node ``holder`` that holds it; bodies of its own nodes nest inside."""
+    ids = {node: f"{prefix}_n{i}" for i, node in enumerate(body.nodes)}
+    inner = indent + "  "
+    lines.append(f"{indent}subgraph cluster_{prefix} {{")
+    lines.append(f'{inner}label="{_escape(title)}"; style=dashed; color="#999999";')
+    _node_lines(body, ids, None, lines, inner)
+    for node in body.nodes:
+        for key, sub in subgraphs(node):
+            _cluster(sub, f"{ids[node]}{key}", f"{node.op} {key}", ids[node], lines, inner)
+    lines.append(f"{indent}}}")
+    for out in dict.fromkeys(body.outputs):
+        lines.append(f'{indent}{ids[out]} -> {holder} [style=dashed, color="#999999"];')
+
+
+def _node_lines(
+    graph: Graph,
+    ids: dict[Node, str],
+    values: Mapping[Node, object] | None,
+    lines: list[str],
+    indent: str,
+) -> None:
+    """One DOT line per node of ``graph`` and one per argument edge."""
+    for node in graph.nodes:
+        parts = [node_label(node)]
+        if node.op != "const" or node.ndim:
+            parts.append(node.type_str)
+        if values is not None and node in values:
+            parts.append(f"= {_format_value(values[node])}")
+        label = "\\n".join(_escape(p) for p in parts)  # DOT's line break inside a label
+        style = STYLE[node.op] if node.op in ("input", "const") else STYLE[node.origin]
+        lines.append(f'{indent}{ids[node]} [label="{label}", {style}];')
+    for node in graph.nodes:
+        for position, arg in enumerate(node.args):
+            # Argument positions matter for `sub a b` vs `sub b a`: label them unless the op is
+            # commutative.
+            ordered = len(node.args) > 1 and not OPS[node.op].commutative
+            tail = f' [headlabel="{position}", labelfontsize=8]' if ordered else ""
+            lines.append(f"{indent}{ids[arg]} -> {ids[node]}{tail};")
 
 
 def render(graph: Graph, path: str | Path, values: Mapping[Node, object] | None = None) -> Path:

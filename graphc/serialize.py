@@ -10,7 +10,9 @@ or a cluster.
 Format ``{"format": "graphc-graph", "version": 1, "inputs": [i...], "outputs": [i...],
 "single_output": bool, "nodes": [{"op", "args", "attrs", "shape", "dtype"}...]}``; constants
 are ``{"const": {"dtype", "shape", "data" (base64)}}``; tuples in attributes become lists and are
-restored as tuples.
+restored as tuples. A graph held as an attribute (a ``scan``'s body) is ``{"graph": document}``,
+a nested document of the same format: the nesting depth is that of the bodies, never that of a
+graph's nodes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def _encode(value: object) -> object:
         array = np.array(value.array, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         data = base64.b64encode(array.tobytes()).decode("ascii")
         return {"const": {"dtype": array.dtype.str, "shape": list(array.shape), "data": data}}
+    if isinstance(value, Graph):
+        return {"graph": to_dict(value)}
     if isinstance(value, tuple):
         return [_encode(v) for v in value]
     return value
@@ -42,6 +46,8 @@ def _decode(value: object) -> object:
         raw = base64.b64decode(meta["data"])
         array = np.frombuffer(raw, dtype=np.dtype(meta["dtype"])).reshape(meta["shape"])
         return ConstValue(array.copy(), copy=False)
+    if isinstance(value, dict) and "graph" in value:
+        return from_dict(value["graph"])
     if isinstance(value, list):
         return tuple(_decode(v) for v in value)
     return value
@@ -88,7 +94,7 @@ def from_dict(data: dict) -> Graph:
     """
     from graphc.ops.base import OPS, make
 
-    if data.get("format") != FORMAT or data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
         raise ValueError(f"not a {FORMAT} version {VERSION} document")
     nodes: list[Node] = []
     for record in data["nodes"]:

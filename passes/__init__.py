@@ -7,6 +7,14 @@ them only towards the exact value) and returns the very same object when it chan
 
 The pipeline is an explicit tuple of pass names, run round after round until a whole round
 changes nothing. No registration by import side effect, no priorities.
+
+Bodies (graphs held by nodes: a ``scan``'s body, a custom derivative's function and rule) are
+optimized by the same passes: :func:`make_pass` maps each pass over the bodies of a graph,
+innermost first, and then runs it on the graph itself (``passes.rewrite.map_subgraphs``). Three
+passes only concern loops: ``hoist`` moves loop-invariant work out of scan bodies,
+``merge_scans`` lets one loop serve a scan and its copy that stores carries for reverse mode,
+and ``prune_scans`` drops the results, carries and inputs of a scan that nothing needs. On a
+graph without scans each is one walk over the nodes that changes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from passes.cse import cse
 from passes.dce import dce
 from passes.expand import expand
 from passes.fold_constants import fold_constants
-from passes.rewrite import rewrite
+from passes.hoist import hoist
+from passes.rewrite import map_subgraphs, rewrite
+from passes.scans import merge_scans, prune_scans
 from passes.simplify import make_rules
 from passes.stabilize import stabilize
 
@@ -42,11 +52,23 @@ PASSES: dict[str, Callable[[bool], Pass]] = {
     "cse": lambda unsafe_math: cse,
     "dce": lambda unsafe_math: dce,
     "expand": lambda unsafe_math: expand,
+    "hoist": lambda unsafe_math: hoist,
+    "merge_scans": lambda unsafe_math: merge_scans,
+    "prune_scans": lambda unsafe_math: prune_scans,
 }
 PASS_NAMES: tuple[str, ...] = tuple(PASSES)
 
 # What gc.optimize and gc.compile run, to a fixpoint.
-DEFAULT_PIPELINE: tuple[str, ...] = ("simplify", "fold_constants", "stabilize", "cse", "dce")
+DEFAULT_PIPELINE: tuple[str, ...] = (
+    "simplify",
+    "fold_constants",
+    "stabilize",
+    "cse",
+    "hoist",
+    "merge_scans",
+    "prune_scans",
+    "dce",
+)
 # What gc.compile runs after the optimizer, once: the ops the backend has no lowering for are
 # expanded into ones it has (each op's record says how); CSE merges what expansions share (the
 # LU factorisation of A that solve(A) and its gradient's solve(A.T) both build), then the
@@ -59,11 +81,25 @@ MAX_ROUNDS = 30
 
 
 def make_pass(name: str, unsafe_math: bool = False) -> Pass:
-    """The pass called ``name``, with its options bound."""
+    """The pass called ``name``, with its options bound, applied inside bodies too."""
     factory = PASSES.get(name)
     if factory is None:
         raise ValueError(f"unknown pass {name!r}; the passes are {', '.join(PASS_NAMES)}")
-    return factory(unsafe_math)
+    function = factory(unsafe_math)
+    key = (name, unsafe_math)
+
+    def apply(graph: Graph) -> Graph:
+        # A pass is a pure function: a graph it left unchanged once (with its bodies) it leaves
+        # unchanged again. Remembered on the graph, so a body is not re-walked every round.
+        fixed = graph.__dict__.setdefault("_fixed_under", set())
+        if key in fixed:
+            return graph
+        new = function(map_subgraphs(graph, apply))
+        if new is graph:
+            fixed.add(key)
+        return new
+
+    return apply
 
 
 @dataclass(frozen=True)
@@ -144,5 +180,8 @@ __all__ = [
     "dce",
     "expand",
     "fold_constants",
+    "hoist",
+    "merge_scans",
+    "prune_scans",
     "stabilize",
 ]

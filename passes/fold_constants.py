@@ -30,7 +30,9 @@ from graphc.node import Node
 from graphc.ops.base import OPS
 from passes.rewrite import const_array, rewrite
 
-_NEVER_FOLD = ("input", "const", "stop_gradient")
+# A scan with constant arguments is left to run as a loop: folding it would run every step in
+# the reference evaluator at compile time, however many there are.
+_NEVER_FOLD = ("input", "const", "stop_gradient", "scan")
 
 
 def _payload(node: Node) -> np.ndarray:

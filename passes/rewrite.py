@@ -111,3 +111,35 @@ def is_splat(node: Node, value: float) -> bool:
     if found != value:
         return False
     return value != 0 or np.signbit(found) == np.signbit(value)
+
+
+# -- graphs held by nodes -----------------------------------------------------------------------
+
+
+def map_subgraphs(graph: Graph, function: Callable[[Graph], Graph]) -> Graph:
+    """``graph`` with ``function`` applied to every graph its nodes hold (a scan's body, a
+    custom derivative's function and rule); ``graph`` itself when no body changes.
+
+    How the pass driver runs a pass inside bodies: a pass stays ``Graph -> Graph``, unaware of
+    nesting. A node whose body changed is rebuilt (its type rule checks the new body) and its
+    users follow, through :func:`rewrite`.
+    """
+    from graphc.graph import subgraphs
+    from graphc.node import Attrs
+    from graphc.ops.base import make
+    from graphc.ops.control import SUBGRAPH_OPS
+
+    if not any(node.op in SUBGRAPH_OPS for node in graph.nodes):
+        return graph
+
+    def rule(node: Node) -> Node | None:
+        attrs = dict(node.attrs)
+        for key, body in subgraphs(node):
+            new = function(body)
+            if new is not body:
+                attrs[key] = new
+        if all(attrs[k] is node.attrs[k] for k in attrs):
+            return None
+        return make(node.op, node.args, Attrs(attrs))
+
+    return rewrite(graph, {op: rule for op in SUBGRAPH_OPS})

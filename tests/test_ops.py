@@ -654,6 +654,86 @@ TABLE: dict[str, list[Case]] = {
     ],
 }
 
+# -- ops holding a graph (graphc.ops.control); their own tests: test_loops.py, test_custom_*.py
+
+
+def scan_case(c, xs, w, reverse=False):
+    def step(h, x):
+        h = gc.sin(h) * x + w * h
+        return h, gc.sum(
+            h * h
+        )  # positive terms: float32 rounding is not amplified by a cancellation
+
+    last, ys = gc.scan(step, c, xs, reverse=reverse)
+    return gc.concatenate([last, ys])
+
+
+def scan_ref(c, xs, w, reverse=False):
+    ys = [None] * len(xs)
+    for t in reversed(range(len(xs))) if reverse else range(len(xs)):
+        c = np.sin(c) * xs[t] + w * c
+        ys[t] = np.sum(c * c)
+    return np.concatenate([c, np.array(ys, dtype=c.dtype)])
+
+
+@gc.custom_vjp
+def _cube(x):
+    return x * x * x
+
+
+@_cube.def_vjp
+def _(inputs, y, ct):
+    return (3.0 * inputs[0] * inputs[0] * ct,)
+
+
+@gc.custom_jvp
+def _log1pexp(x):
+    return gc.log1p(gc.exp(x))
+
+
+@_log1pexp.def_jvp
+def _(inputs, y, tangents):
+    return tangents[0] * gc.sigmoid(inputs[0])
+
+
+TABLE["scan"] = [
+    Case(scan_case, scan_ref, ((3,), (4, 3), (3,)), ("real", "real", "real")),
+    Case(
+        lambda c, xs, w: scan_case(c, xs, w, reverse=True),
+        lambda c, xs, w: scan_ref(c, xs, w, reverse=True),
+        ((2,), (3, 2), ()),
+        ("real", "real", "real"),
+        label="reverse",
+    ),
+]
+
+
+def revolve_case(c):
+    """The gradient of sum(c_T^2), c_(t+1) = 0.9 sin(c_t) + 0.1, keeping one carry: a revolve
+    node (reverse mode on the binomial schedule); its derivatives are second derivatives."""
+    one_carry = c.size * np.dtype(c.dtype).itemsize
+    last, _ = gc.scan(lambda x, _: (gc.sin(x) * 0.9 + 0.1, None), c, length=6, memory=one_carry)
+    return gc.grad(gc.sum(last * last), c)
+
+
+def revolve_ref(c):
+    trajectory = [c]
+    for _ in range(6):
+        trajectory.append(np.sin(trajectory[-1]) * np.asarray(0.9, c.dtype) + c.dtype.type(0.1))
+    g = 2 * trajectory[-1]
+    for x in reversed(trajectory[:-1]):
+        g = g * np.asarray(0.9, c.dtype) * np.cos(x)
+    return g
+
+
+TABLE["revolve"] = [Case(revolve_case, revolve_ref, ((3,),), ("real",))]
+# Forward mode cannot go through a custom vjp (by design, as in JAX): its vjp is checked
+# against finite differences in test_custom_derivatives.py.
+TABLE["custom_vjp"] = [Case(_cube, lambda x: x * x * x, ((2, 3),), ("real",), "none")]
+TABLE["custom_jvp"] = [
+    Case(_log1pexp, lambda x: np.log1p(np.exp(x)), ((2, 3),), ("real",), fd_rtol=1e-5)
+]
+
 CASES = [
     pytest.param(name, case, id=f"{name}-{case.label or i}")
     for name, cases in TABLE.items()
@@ -692,9 +772,12 @@ def test_op_record_is_complete(name):
         "lu_solve",
         "lu_inv",
         "linalg",  # solve, inv, det, slogdet: expanded into the lu_ ops before lowering
+        "scan",  # ops holding a graph (graphc.ops.control)
+        "custom",
     }
     if opdef.kind not in ("input", "const", "elementwise", "reduce", "matmul", "view"):
-        assert opdef.kind in ("concat", "unslice") or opdef.lower or opdef.expand
+        # (ops holding a graph that the backend sees inlined declare expand= instead)
+        assert opdef.kind in ("concat", "unslice") or (opdef.lower or opdef.expand) is not None
     assert callable(opdef.infer) and callable(opdef.evaluate)
     # Forward and reverse mode cover the same ops: a vjp rule without a jvp rule (or the other
     # way round) would make jvp and vjp disagree about what is differentiable.
@@ -703,7 +786,8 @@ def test_op_record_is_complete(name):
         assert opdef.lower is not None, "elementwise ops need the scalar code the JIT fuses"
     if opdef.commutative:
         assert opdef.kind == "elementwise"
-    assert isinstance(arity(opdef), int) or opdef.kind == "concat"  # verify checks arities
+    # verify checks arities; concatenations and ops holding a graph take any number
+    assert isinstance(arity(opdef), int) or opdef.kind in ("concat", "scan", "custom")
 
 
 # Ops users do not call by a function of their own: the graph's sources, and ops the DSL builds
@@ -723,6 +807,7 @@ INTERNAL_OPS = {
     "lu_factor": "the expand pass (solve, inv, det, slogdet)",
     "lu_solve": "the expand pass (solve)",
     "lu_inv": "the expand pass (inv)",
+    "revolve": "reverse mode of gc.scan with checkpoint='binomial' (graphc.revolve)",
 }
 
 

@@ -22,6 +22,7 @@ ORDER = (
     "blocks",
     "jacobians",
     "linalg",
+    "loops",
 )
 
 

@@ -19,6 +19,10 @@ into the entry points (the dense batch loop then vectorises over rows); any othe
 inlined copies, one inside a loop the vectoriser works on, made an 800-instruction graph compile
 eight times slower, and a graph with loop kernels gains nothing from them (the Rosenbrock
 gradient at n = 1000 compiled in a third of the time without).
+
+:func:`emit_function` emits a plan as one internal function of the module (its kernels and parts
+named after it), without entry points: how a loop's body becomes the function its kernel calls
+once per step (:mod:`graphc.jit.scan`).
 """
 
 from __future__ import annotations
@@ -470,3 +474,40 @@ def _llvm_bytes(data: bytes) -> str:
     text[:, 0] = ord("\\")
     text[:, 1:] = digits
     return text.tobytes().decode("ascii")
+
+
+def emit_function(plan: Plan, module: Module, name: str, reassociate: bool = False) -> int:
+    """The plan's graph as ``@name(ptr io0, ..., ptr ws, ptr cst0, ...)`` in ``module``: one
+    pointer per input and output (scalars too, by address), the workspace, then one pointer per
+    constant array of the plan. Inlined into its callers when it is small (the rule of the
+    entry points). Returns the number of instructions emitted."""
+    library = KernelLibrary(plan, module, reassociate, prefix=f"{name}_")
+    n_io = plan.n_inputs + plan.n_outputs
+    io_params = [f"ptr noalias %io{k}" for k in range(n_io)]
+    const_params = [f"ptr noalias %cst{k}" for k in range(len(plan.constants))]
+    params = ", ".join(io_params + ["ptr noalias %ws"] + const_params)
+    by_part: list[list[Kernel]] = [[] for _ in range(plan.parts)]
+    for kernel in plan.kernels:
+        by_part[kernel.part].append(kernel)
+    parts = []
+    for kernels in by_part:
+        emitter = PartEmitter(plan, module, library)
+        for kernel in kernels:
+            emitter.emit(kernel)
+        parts.append(emitter.fb)
+    instructions = library.instructions + sum(fb.instructions for fb in parts)
+    inline = plan.parts == 1 and instructions <= INLINE_LIMIT
+    attributes = "alwaysinline" if inline else "noinline"
+    library.finish(inline)
+    for part, fb in enumerate(parts):
+        fb.finish(f"define internal void @{name}_part{part}({params}) {attributes} nounwind")
+    args = ", ".join(
+        [f"ptr %io{k}" for k in range(n_io)]
+        + ["ptr %ws"]
+        + [f"ptr %cst{k}" for k in range(len(plan.constants))]
+    )
+    body = FunctionBuilder(module)
+    for part in range(plan.parts):
+        body.emit(f"call void @{name}_part{part}({args})")
+    body.finish(f"define internal void @{name}({params}) {attributes} nounwind")
+    return instructions + body.instructions

@@ -602,10 +602,11 @@ def _param_type(dtype: str) -> str:
 class KernelLibrary:
     """The kernel functions of one module, each distinct text emitted once."""
 
-    def __init__(self, plan: Plan, module: Module, reassociate: bool):
+    def __init__(self, plan: Plan, module: Module, reassociate: bool, prefix: str = ""):
         self.plan = plan
         self.module = module
         self.reassociate = reassociate
+        self.prefix = prefix  # of the function names: a loop body's kernels get their own
         self.names: dict[str, str] = {}  # text -> function name
         self.texts: list[str] = []  # one per distinct kernel, named
         self.instructions = 0  # of the distinct kernels
@@ -615,7 +616,7 @@ class KernelLibrary:
         code = KernelEmitter(self.plan, self.module, self.reassociate).code(kernel)
         name = self.names.get(code.text)
         if name is None:
-            name = f"kernel{len(self.names)}"
+            name = f"{self.prefix}kernel{len(self.names)}"
             self.names[code.text] = name
             self.texts.append(code.text.replace("@KERNEL(", f"@{name}(", 1))
             self.instructions += code.instructions

@@ -19,6 +19,10 @@ has replaced the others, e.g. ``logsumexp``). Output: a :class:`Plan`:
   not overlap share memory. Array constants are passed by pointer, never pasted into the IR.
 - **Parts**: kernels are grouped into functions of bounded size (``PART_BUDGET`` estimated
   instructions) so LLVM's compile time stays linear in the graph's size.
+- **Loops**: a ``scan`` is one kernel of kind ``scan`` whose body is planned as a graph of its
+  own when the kernel is made (:func:`graphc.jit.scan.prepare`); the body's constant arrays join
+  this plan's table, and the kernel gets ``scratch`` bytes of workspace (its carries, the body's
+  own workspace), live while it runs.
 """
 
 from __future__ import annotations
@@ -71,6 +75,9 @@ class Kernel:
     source: Node | None = None  # copy kernels: the value read
     target: Layout | None = None  # output copies: where the value goes
     part: int = 0
+    scratch: int = 0  # bytes of workspace the kernel uses while it runs (a loop's carries ...)
+    scratch_base: tuple[str, int] | None = None  # where they are, once placed
+    detail: object = None  # what a kernel of a new kind planned for its lowering (a loop body)
 
     def cost(self) -> int:
         """Estimated LLVM instructions in its part, to size the parts: a scalar op is 1-2
@@ -168,6 +175,12 @@ class Planner:
                 kernel_kind = "map" if kind == "elementwise" else "reduce"
                 nodes = members.get(self.owner[node], []) + [node]
                 self._add_kernel(Kernel(kernel_kind, node, nodes))
+            elif kind == "scan":
+                from graphc.jit.scan import prepare
+
+                kernel = Kernel(kind, node)
+                self._add_kernel(kernel)
+                prepare(self, kernel)
             else:
                 self._add_kernel(Kernel(kind, node))
 
@@ -272,6 +285,10 @@ class Planner:
         for i, kernel in enumerate(self.kernels):
             for offset, nbytes in releases.pop(i, []):
                 allocator.release(offset, nbytes)
+            if kernel.scratch:  # live while the kernel runs only
+                offset = allocator.take(kernel.scratch)
+                kernel.scratch_base = ("ws", offset)
+                releases.setdefault(i + 1, []).append((offset, kernel.scratch))
             if kernel.target is not None:
                 continue
             node = kernel.root

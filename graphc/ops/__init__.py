@@ -4,6 +4,7 @@ Importing this package registers all ops in :data:`OPS`; the families are plain 
 """
 
 from graphc.ops import (  # noqa: F401
+    control,
     cumulative,
     elementwise,
     indexing,

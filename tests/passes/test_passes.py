@@ -517,7 +517,16 @@ def _lecture() -> gc.Graph:
 
 
 def test_pipeline_is_explicit():
-    assert passes.DEFAULT_PIPELINE == ("simplify", "fold_constants", "stabilize", "cse", "dce")
+    assert passes.DEFAULT_PIPELINE == (
+        "simplify",
+        "fold_constants",
+        "stabilize",
+        "cse",
+        "hoist",
+        "merge_scans",
+        "prune_scans",
+        "dce",
+    )
     assert set(passes.DEFAULT_PIPELINE) <= set(passes.PASS_NAMES)
     with pytest.raises(ValueError, match="unknown pass 'frobnicate'"):
         passes.run(_lecture(), ("simplify", "frobnicate"))
