@@ -127,12 +127,13 @@ def unbroadcast(ct: Node, like: Node) -> Node | None:
     of the copies add up. Returns None when ``like`` is not differentiable (int or bool).
     """
     from graphc import dsl
+    from graphc.ops.cotangent_sums import summed
 
     if not is_differentiable(like):
         return None
     if ct.shape != like.shape:
         axes, kept = broadcast_axes(like.shape, ct.shape)
-        ct = dsl.sum(ct, axes) if axes else ct
+        ct = summed(ct, axes) if axes else ct  # pushed into matrix products where cheaper
         if kept != like.shape:
             ct = dsl.reshape(ct, like.shape)
     if ct.dtype != like.dtype:
