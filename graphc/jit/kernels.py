@@ -39,12 +39,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphc import dtypes
-from graphc.jit.emit import LLVM_TYPES, FunctionBuilder, Module, Value, literal
+from graphc.jit.emit import ITEM_SIZES, LLVM_TYPES, FunctionBuilder, Module, Value, literal
 from graphc.jit.plan import SCALAR, Kernel, Layout, Plan, align_strides, kernel_reads
 from graphc.node import Node
 from graphc.ops.base import OPS
 from graphc.shapes import contiguous_strides, size
 
+# The matmul's register tile (see emit_matmul): all columns of C when there are at most
+# TILE_COLUMNS, in vectors of VECTOR_BYTES, and as many rows (at most TILE_ROWS) as keep the
+# tile's accumulators within TILE_REGISTERS vector registers (AVX2 has 16: the rest hold B's
+# row and A's broadcast element).
+TILE_ROWS, TILE_COLUMNS, TILE_REGISTERS, VECTOR_BYTES = 4, 16, 12, 32
 ATTRIBUTES = "@@ATTRIBUTES@@"  # replaced by the inlining decision when the module is assembled
 Place = tuple[tuple[str, int], int, str]  # (buffer base, element offset, dtype)
 
@@ -354,6 +359,15 @@ class KernelEmitter:
             yield [first] + [self.fb.index_arith("add nsw", first, u) for u in range(1, size_)]
             self.close_loops(states)
 
+    def _tiles(self, count: int, width: int):
+        """Like :meth:`_blocks`, but the rest is one block of ``count % width`` indices: a
+        tile of fewer rows rather than single rows, each of which would read B once more."""
+        full, rest = divmod(count, width)
+        if full:
+            yield from self._blocks(full * width, width)
+        if rest:
+            yield [full * width + r for r in range(rest)]
+
     def emit_matmul(self, kernel: Kernel) -> None:
         """``C = A @ B`` for 1-D and 2-D operands and for stacks of matrices: one loop nest over
         the (broadcast) batch axes of the result around the 2-D product; each operand's matrix
@@ -438,6 +452,79 @@ class KernelEmitter:
             self.fb.emit(f"store {zero.type} {total.text}, ptr {accumulator}")
             self.close_loops(loop)
             self.result = self.fb.instr(dtype, f"load {zero.type}, ptr {accumulator}")
+        elif (
+            1 < n <= TILE_COLUMNS
+            and dtype in dtypes.FLOATS
+            and a.dtype == b.dtype == dtype
+            and not constant
+        ):
+            # Few columns: a tile of C (a few rows, every column) accumulates in vector
+            # registers over the whole k loop; each step loads a row of B once for the tile
+            # and broadcasts one element of A per row. C is written once. Every C[i, j] adds
+            # its k terms in order, starting from 0, as on the other paths (same rounding).
+            lanes = VECTOR_BYTES // ITEM_SIZES[dtype]
+            chunks = [(j, min(lanes, n - j)) for j in range(0, n, lanes)]
+            scalar_type = LLVM_TYPES[dtype]
+            lb_ = self.array_layout(b)
+            fb = self.fb
+            for rows in self._tiles(m, max(1, min(TILE_ROWS, TILE_REGISTERS // len(chunks)))):
+                slots = []
+                for _ in rows:
+                    row_slots = []
+                    for _, width in chunks:
+                        slot = fb.alloca(f"<{width} x {scalar_type}>")
+                        fb.emit(f"store <{width} x {scalar_type}> zeroinitializer, ptr {slot}")
+                        row_slots.append(slot)
+                    slots.append(row_slots)
+                (kk,), inner = self.open_loops((k,))
+                b_vectors = []
+                for j, width in chunks:
+                    vtype = f"<{width} x {scalar_type}>"
+                    if sb[1] == 1:
+                        pointer = self.element_pointer(lb_, at(base_b, sb, kk, j))
+                        load = f"load {vtype}, ptr {pointer}, align {ITEM_SIZES[dtype]}"
+                        b_vectors.append(fb.instr(dtype, load).text)
+                        continue
+                    vector = "poison"
+                    for lane in range(width):
+                        value = element(b, base_b, sb, kk, j + lane)
+                        vector = fb.instr(
+                            dtype,
+                            f"insertelement {vtype} {vector}, {value.type} "
+                            f"{value.text}, i32 {lane}",
+                        ).text
+                    b_vectors.append(vector)
+                for i, row_slots in zip(rows, slots):
+                    value = element(a, base_a, sa, i, kk)
+                    for (_, width), b_vector, slot in zip(chunks, b_vectors, row_slots):
+                        vtype = f"<{width} x {scalar_type}>"
+                        one = fb.instr(
+                            dtype, f"insertelement {vtype} poison, {value.type} {value.text}, i32 0"
+                        ).text
+                        splat = fb.instr(
+                            dtype,
+                            f"shufflevector {vtype} {one}, {vtype} poison, "
+                            f"<{width} x i32> zeroinitializer",
+                        ).text
+                        product = fb.instr(dtype, f"fmul {vtype} {splat}, {b_vector}").text
+                        current = fb.instr(dtype, f"load {vtype}, ptr {slot}").text
+                        flag = f" {flags}" if flags else ""
+                        total = fb.instr(dtype, f"fadd{flag} {vtype} {current}, {product}").text
+                        fb.emit(f"store {vtype} {total}, ptr {slot}")
+                self.close_loops(inner)
+                for i, row_slots in zip(rows, slots):
+                    for (j, width), slot in zip(chunks, row_slots):
+                        vtype = f"<{width} x {scalar_type}>"
+                        vector = fb.instr(dtype, f"load {vtype}, ptr {slot}").text
+                        if sc[1] == 1:
+                            align = ITEM_SIZES[dtype]
+                            fb.emit(
+                                f"store {vtype} {vector}, ptr {out_pointer(i, j)}, align {align}"
+                            )
+                            continue
+                        for lane in range(width):
+                            value = fb.instr(dtype, f"extractelement {vtype} {vector}, i32 {lane}")
+                            fb.store(value, out_pointer(i, j + lane))
         elif n > 1 and sb[1] == 1:
             # Rows of B are contiguous: C[i, :] += A[i, kk] * B[kk, :], vectorisable along j.
             # Register blocking: four rows of C at a time share each row of B they read, and

@@ -10,24 +10,24 @@ loop1:
   br label %loop7
 loop7:
   %i8 = phi i64 [0, %loop1], [%i21, %loop7]
-  %i9 = mul nsw i64 %i3, 3
+  %i9 = mul nsw i64 %i3, 17
   %i10 = add nsw i64 %i9, %i8
   %p11 = getelementptr inbounds double, ptr %ptr0, i64 %i10
   store double 0x0000000000000000, ptr %p11
-  %i12 = mul nsw i64 %i4, 3
+  %i12 = mul nsw i64 %i4, 17
   %i13 = add nsw i64 %i12, %i8
   %p14 = getelementptr inbounds double, ptr %ptr0, i64 %i13
   store double 0x0000000000000000, ptr %p14
-  %i15 = mul nsw i64 %i5, 3
+  %i15 = mul nsw i64 %i5, 17
   %i16 = add nsw i64 %i15, %i8
   %p17 = getelementptr inbounds double, ptr %ptr0, i64 %i16
   store double 0x0000000000000000, ptr %p17
-  %i18 = mul nsw i64 %i6, 3
+  %i18 = mul nsw i64 %i6, 17
   %i19 = add nsw i64 %i18, %i8
   %p20 = getelementptr inbounds double, ptr %ptr0, i64 %i19
   store double 0x0000000000000000, ptr %p20
   %i21 = add nuw nsw i64 %i8, 1
-  %c22 = icmp ult i64 %i21, 3
+  %c22 = icmp ult i64 %i21, 17
   br i1 %c22, label %loop7, label %after23
 after23:
   br label %loop24
@@ -104,23 +104,23 @@ loop24:
   br label %loop94
 loop94:
   %i95 = phi i64 [0, %loop24], [%i160, %loop94]
-  %i96 = mul nsw i64 %i26, 3
+  %i96 = mul nsw i64 %i26, 17
   %i97 = add nsw i64 %i96, %i95
   %p98 = getelementptr inbounds double, ptr %ptr2, i64 %i97
   %v99 = load double, ptr %p98
-  %i100 = mul nsw i64 %i27, 3
+  %i100 = mul nsw i64 %i27, 17
   %i101 = add nsw i64 %i100, %i95
   %p102 = getelementptr inbounds double, ptr %ptr2, i64 %i101
   %v103 = load double, ptr %p102
-  %i104 = mul nsw i64 %i28, 3
+  %i104 = mul nsw i64 %i28, 17
   %i105 = add nsw i64 %i104, %i95
   %p106 = getelementptr inbounds double, ptr %ptr2, i64 %i105
   %v107 = load double, ptr %p106
-  %i108 = mul nsw i64 %i29, 3
+  %i108 = mul nsw i64 %i29, 17
   %i109 = add nsw i64 %i108, %i95
   %p110 = getelementptr inbounds double, ptr %ptr2, i64 %i109
   %v111 = load double, ptr %p110
-  %i112 = mul nsw i64 %i3, 3
+  %i112 = mul nsw i64 %i3, 17
   %i113 = add nsw i64 %i112, %i95
   %p114 = getelementptr inbounds double, ptr %ptr0, i64 %i113
   %v115 = load double, ptr %p114
@@ -133,7 +133,7 @@ loop94:
   %v122 = fmul double %v45, %v111
   %v123 = fadd double %v121, %v122
   store double %v123, ptr %p114
-  %i124 = mul nsw i64 %i4, 3
+  %i124 = mul nsw i64 %i4, 17
   %i125 = add nsw i64 %i124, %i95
   %p126 = getelementptr inbounds double, ptr %ptr0, i64 %i125
   %v127 = load double, ptr %p126
@@ -146,7 +146,7 @@ loop94:
   %v134 = fmul double %v61, %v111
   %v135 = fadd double %v133, %v134
   store double %v135, ptr %p126
-  %i136 = mul nsw i64 %i5, 3
+  %i136 = mul nsw i64 %i5, 17
   %i137 = add nsw i64 %i136, %i95
   %p138 = getelementptr inbounds double, ptr %ptr0, i64 %i137
   %v139 = load double, ptr %p138
@@ -159,7 +159,7 @@ loop94:
   %v146 = fmul double %v77, %v111
   %v147 = fadd double %v145, %v146
   store double %v147, ptr %p138
-  %i148 = mul nsw i64 %i6, 3
+  %i148 = mul nsw i64 %i6, 17
   %i149 = add nsw i64 %i148, %i95
   %p150 = getelementptr inbounds double, ptr %ptr0, i64 %i149
   %v151 = load double, ptr %p150
@@ -173,7 +173,7 @@ loop94:
   %v159 = fadd double %v157, %v158
   store double %v159, ptr %p150
   %i160 = add nuw nsw i64 %i95, 1
-  %c161 = icmp ult i64 %i160, 3
+  %c161 = icmp ult i64 %i160, 17
   br i1 %c161, label %loop94, label %after162
 after162:
   %i163 = add nuw nsw i64 %i25, 1
@@ -203,32 +203,32 @@ loop166:
   br label %loop185
 loop185:
   %i186 = phi i64 [0, %loop166], [%i215, %loop185]
-  %i187 = mul nsw i64 %i168, 3
+  %i187 = mul nsw i64 %i168, 17
   %i188 = add nsw i64 %i187, %i186
   %p189 = getelementptr inbounds double, ptr %ptr2, i64 %i188
   %v190 = load double, ptr %p189
-  %i191 = mul nsw i64 %i3, 3
+  %i191 = mul nsw i64 %i3, 17
   %i192 = add nsw i64 %i191, %i186
   %p193 = getelementptr inbounds double, ptr %ptr0, i64 %i192
   %v194 = load double, ptr %p193
   %v195 = fmul double %v172, %v190
   %v196 = fadd double %v194, %v195
   store double %v196, ptr %p193
-  %i197 = mul nsw i64 %i4, 3
+  %i197 = mul nsw i64 %i4, 17
   %i198 = add nsw i64 %i197, %i186
   %p199 = getelementptr inbounds double, ptr %ptr0, i64 %i198
   %v200 = load double, ptr %p199
   %v201 = fmul double %v176, %v190
   %v202 = fadd double %v200, %v201
   store double %v202, ptr %p199
-  %i203 = mul nsw i64 %i5, 3
+  %i203 = mul nsw i64 %i5, 17
   %i204 = add nsw i64 %i203, %i186
   %p205 = getelementptr inbounds double, ptr %ptr0, i64 %i204
   %v206 = load double, ptr %p205
   %v207 = fmul double %v180, %v190
   %v208 = fadd double %v206, %v207
   store double %v208, ptr %p205
-  %i209 = mul nsw i64 %i6, 3
+  %i209 = mul nsw i64 %i6, 17
   %i210 = add nsw i64 %i209, %i186
   %p211 = getelementptr inbounds double, ptr %ptr0, i64 %i210
   %v212 = load double, ptr %p211
@@ -236,7 +236,7 @@ loop185:
   %v214 = fadd double %v212, %v213
   store double %v214, ptr %p211
   %i215 = add nuw nsw i64 %i186, 1
-  %c216 = icmp ult i64 %i215, 3
+  %c216 = icmp ult i64 %i215, 17
   br i1 %c216, label %loop185, label %after217
 after217:
   %i218 = add nuw nsw i64 %i167, 1
