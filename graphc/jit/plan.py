@@ -37,6 +37,15 @@ from graphc.node import Node
 from graphc.ops.base import OPS
 from graphc.shapes import contiguous_strides, size
 
+# Recomputation: a cheap elementwise node (one arithmetic instruction per element on stored
+# values) whose users sit in up to MAX_RECOMPUTES kernels is computed in each of them instead of
+# being stored: storing it costs a pass that writes the array and each user a read of it, while
+# recomputing reads its operands (already stored) in the users' own passes. The gradient's
+# typical case is the forward's Y = Z * s + Z @ W, read by the forward's sum(Y * Y) and by the
+# reverse sweep's dY = 2 w Y.
+RECOMPUTED_OPS = frozenset({"add", "sub", "mul", "neg"})
+MAX_RECOMPUTES = 3
+RECOMPUTE_DEPTH = 2  # the recomputed expression: at most two operations deep
 # About 1-2k LLVM instructions per function keeps codegen linear (llvmlite notes, section 4).
 PART_BUDGET = 2000
 ALIGN = 64
@@ -113,47 +122,71 @@ class Planner:
         self.scalar_of: dict[Node, Node] = {}
         self.homes: dict[Node, Layout] = {}
         self.fused: set[Node] = set()
-        self.owner: dict[Node, int] = {}
+        self.owner: dict[Node, frozenset[int]] = {}  # the kernels computing an elementwise node
         self.constants: list[np.ndarray] = []
         self.kernels: list[Kernel] = []
         self.root_base: dict[int, tuple[str, int]] = {}
         self.producer: dict[Node, int] = {}  # a value -> the kernel computing it
 
-    # -- step 1: which elementwise nodes fuse into which kernel ------------------------------
+    # -- step 1: which elementwise nodes fuse into which kernels ------------------------------
     def assign_owners(self) -> None:
         counter = 0
         for node in reversed(self.graph.nodes):
             kind = OPS[node.op].kind
             if kind == "elementwise" and node.shape != ():
-                owner = self._fusion_owner(node)
-                if owner is None:
+                owners = self._fusion_owners(node)
+                if owners is None:
                     counter += 1
-                    self.owner[node] = counter
+                    self.owner[node] = frozenset((counter,))
                 else:
-                    self.owner[node] = owner
+                    self.owner[node] = owners
                     self.fused.add(node)
             elif kind == "reduce":
                 counter += 1
-                self.owner[node] = counter
+                self.owner[node] = frozenset((counter,))
 
-    def _fusion_owner(self, node: Node) -> int | None:
+    def _fusion_owners(self, node: Node) -> frozenset[int] | None:
+        """The kernels that compute ``node`` inside their loop, or None to store it. One kernel
+        when every user is fused into it; a cheap node (see :data:`RECOMPUTED_OPS`) whose users
+        are in a few kernels is recomputed in each rather than stored and read back."""
         if node in self.outputs:
             return None
-        owners = set()
+        owners: set[int] = set()
         for user in self.users[node]:
             kind = OPS[user.op].kind
             fits = (kind == "elementwise" and user.shape == node.shape) or kind == "reduce"
             if not fits or user not in self.owner:
                 return None
-            owners.add(self.owner[user])
-        return owners.pop() if len(owners) == 1 else None
+            owners |= self.owner[user]
+        if len(owners) == 1:
+            return frozenset(owners)
+        if len(owners) <= MAX_RECOMPUTES and self._cheap(node):
+            return frozenset(owners)
+        return None
+
+    def _cheap(self, node: Node, depth: int = RECOMPUTE_DEPTH) -> bool:
+        """True if recomputing ``node`` costs a few arithmetic instructions per element: it is
+        one of :data:`RECOMPUTED_OPS`, and each operand is a value that is not fused (an input,
+        a constant, a view, a stored result: read, not recomputed) or, up to ``depth`` levels,
+        a cheap node used only by this one (fused with it, recomputed with it)."""
+        if node.op not in RECOMPUTED_OPS or depth == 0:
+            return False
+        for arg in node.args:
+            if OPS[arg.op].kind != "elementwise" or arg.shape != node.shape:
+                continue  # read from memory, or a scalar read once
+            if arg in self.outputs or len(self.users[arg]) > 1:
+                continue  # stored: its other users need it (or it is an output)
+            if not self._cheap(arg, depth - 1):
+                return False
+        return True
 
     # -- step 2: kernels in dependency order; layouts of inputs, constants and views -----------
     def build_kernels(self) -> None:
         members: dict[int, list[Node]] = {}
         for node in self.graph.nodes:
             if node in self.fused:
-                members.setdefault(self.owner[node], []).append(node)
+                for owner in sorted(self.owner[node]):
+                    members.setdefault(owner, []).append(node)
         for k, node in enumerate(self.graph.inputs):
             if node.shape == ():
                 self._scalar(node, node)
@@ -173,7 +206,8 @@ class Planner:
                 self._add_kernel(Kernel("scalar", node, [node]))
             elif kind in ("elementwise", "reduce"):
                 kernel_kind = "map" if kind == "elementwise" else "reduce"
-                nodes = members.get(self.owner[node], []) + [node]
+                (owner,) = self.owner[node]
+                nodes = members.get(owner, []) + [node]
                 self._add_kernel(Kernel(kernel_kind, node, nodes))
             elif kind == "scan":
                 from graphc.jit.scan import prepare
