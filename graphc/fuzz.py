@@ -538,11 +538,11 @@ DSL_BUILDERS = (
 )  # fmt: skip
 
 
-
 def _one(grad: Node | Sequence[Node]) -> Node:
     """``gc.grad`` with respect to one node returns one node."""
     assert isinstance(grad, Node)
     return grad
+
 
 class Generator:
     """Builds one :class:`Case` from a seeded generator. Deterministic for a given seed."""
