@@ -87,6 +87,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -537,6 +538,12 @@ DSL_BUILDERS = (
 )  # fmt: skip
 
 
+def _one(grad: Node | Sequence[Node]) -> Node:
+    """``gc.grad`` with respect to one node returns one node."""
+    assert isinstance(grad, Node)
+    return grad
+
+
 class Generator:
     """Builds one :class:`Case` from a seeded generator. Deterministic for a given seed."""
 
@@ -776,7 +783,7 @@ class Generator:
         if name == "cumprod_gradient":  # its derivative is a linear recurrence (linrec)
             if not dtypes.is_float(x.dtype):
                 return None
-            return gc.grad(gc.sum(gc.cumprod(x, axis=axis) * 0.5), x)
+            return _one(gc.grad(gc.sum(gc.cumprod(x, axis=axis) * 0.5), x))
         if name == "sort":
             return (gc.sort if rng.random() < 0.5 else gc.argsort)(x, axis=axis)
         if name == "argreduce":
@@ -805,6 +812,7 @@ class Generator:
             return []
         x = floats[int(aux.integers(len(floats)))]
         if aux.random() < 0.3:
+            function: gc.custom_jvp | gc.custom_vjp
             if aux.random() < 0.5:
                 function = gc.custom_jvp(lambda v: v * v - v)
                 function.def_jvp(lambda inputs, y, tangents: tangents[0] * (inputs[0] * 2.0 - 1.0))
@@ -820,11 +828,12 @@ class Generator:
                 return gc.maximum(c * 0.5 + w, c - w), c * w
 
             memory = max(1, x.size) * np.dtype(x.dtype).itemsize
-            options = [{}, {"checkpoint": 2}, {"memory": memory}][int(aux.integers(3))]
-            last, ys = gc.scan(step, x, length=int(aux.integers(0, 5)), **options)
+            options: list[dict[str, Any]] = [{}, {"checkpoint": 2}, {"memory": memory}]
+            chosen = options[int(aux.integers(3))]
+            last, ys = gc.scan(step, x, length=int(aux.integers(0, 5)), **chosen)
             which = int(aux.integers(3))
             if which == 2:
-                built = [gc.grad(gc.sum(last * last) + gc.sum(ys), x)]
+                built = [_one(gc.grad(gc.sum(last * last) + gc.sum(ys), x))]
             else:
                 built = [last if which == 0 else ys]
         known = set(self.pool)
@@ -1868,7 +1877,8 @@ def rule_checks(ctx: Context, case: Case, limit: int = 24) -> list[Finding]:
             continue
         # Float arguments become inputs; the others (indices, conditions) keep their values as
         # constants: an op may require them to be constants (the positions of sparse_gather).
-        inputs, args = [], []
+        inputs: list[Node] = []
+        args: list[Node] = []
         for a, value in zip(node.args, values):
             if a.dtype == dtypes.FLOAT64:
                 inputs.append(gc.tensor(f"a{len(inputs)}", a.shape, a.dtype))
