@@ -463,7 +463,7 @@ class KernelEmitter:
             # and broadcasts one element of A per row. C is written once. Every C[i, j] adds
             # its k terms in order, starting from 0, as on the other paths (same rounding).
             lanes = VECTOR_BYTES // ITEM_SIZES[dtype]
-            chunks = [(j, min(lanes, n - j)) for j in range(0, n, lanes)]
+            chunks = [(c, min(lanes, n - c)) for c in range(0, n, lanes)]
             scalar_type = LLVM_TYPES[dtype]
             lb_ = self.array_layout(b)
             fb = self.fb
@@ -478,53 +478,56 @@ class KernelEmitter:
                     slots.append(row_slots)
                 (kk,), inner = self.open_loops((k,))
                 b_vectors = []
-                for j, width in chunks:
+                for col, width in chunks:
                     vtype = f"<{width} x {scalar_type}>"
                     if sb[1] == 1:
-                        pointer = self.element_pointer(lb_, at(base_b, sb, kk, j))
+                        pointer = self.element_pointer(lb_, at(base_b, sb, kk, col))
                         load = f"load {vtype}, ptr {pointer}, align {ITEM_SIZES[dtype]}"
                         b_vectors.append(fb.instr(dtype, load).text)
                         continue
-                    vector = "poison"
+                    gathered = "poison"
                     for lane in range(width):
-                        value = element(b, base_b, sb, kk, j + lane)
-                        vector = fb.instr(
+                        b_element = element(b, base_b, sb, kk, col + lane)
+                        gathered = fb.instr(
                             dtype,
-                            f"insertelement {vtype} {vector}, {value.type} "
-                            f"{value.text}, i32 {lane}",
+                            f"insertelement {vtype} {gathered}, {b_element.type} "
+                            f"{b_element.text}, i32 {lane}",
                         ).text
-                    b_vectors.append(vector)
+                    b_vectors.append(gathered)
                 for i, row_slots in zip(rows, slots):
-                    value = element(a, base_a, sa, i, kk)
+                    a_element = element(a, base_a, sa, i, kk)
                     for (_, width), b_vector, slot in zip(chunks, b_vectors, row_slots):
                         vtype = f"<{width} x {scalar_type}>"
                         one = fb.instr(
-                            dtype, f"insertelement {vtype} poison, {value.type} {value.text}, i32 0"
+                            dtype,
+                            f"insertelement {vtype} poison, {a_element.type} "
+                            f"{a_element.text}, i32 0",
                         ).text
                         splat = fb.instr(
                             dtype,
                             f"shufflevector {vtype} {one}, {vtype} poison, "
                             f"<{width} x i32> zeroinitializer",
                         ).text
-                        product = fb.instr(dtype, f"fmul {vtype} {splat}, {b_vector}").text
-                        current = fb.instr(dtype, f"load {vtype}, ptr {slot}").text
+                        scaled = fb.instr(dtype, f"fmul {vtype} {splat}, {b_vector}").text
+                        partial = fb.instr(dtype, f"load {vtype}, ptr {slot}").text
                         flag = f" {flags}" if flags else ""
-                        total = fb.instr(dtype, f"fadd{flag} {vtype} {current}, {product}").text
-                        fb.emit(f"store {vtype} {total}, ptr {slot}")
+                        summed = fb.instr(dtype, f"fadd{flag} {vtype} {partial}, {scaled}").text
+                        fb.emit(f"store {vtype} {summed}, ptr {slot}")
                 self.close_loops(inner)
                 for i, row_slots in zip(rows, slots):
-                    for (j, width), slot in zip(chunks, row_slots):
+                    for (col, width), slot in zip(chunks, row_slots):
                         vtype = f"<{width} x {scalar_type}>"
-                        vector = fb.instr(dtype, f"load {vtype}, ptr {slot}").text
+                        tile_row = fb.instr(dtype, f"load {vtype}, ptr {slot}").text
                         if sc[1] == 1:
+                            target = out_pointer(i, col)
                             align = ITEM_SIZES[dtype]
-                            fb.emit(
-                                f"store {vtype} {vector}, ptr {out_pointer(i, j)}, align {align}"
-                            )
+                            fb.emit(f"store {vtype} {tile_row}, ptr {target}, align {align}")
                             continue
                         for lane in range(width):
-                            value = fb.instr(dtype, f"extractelement {vtype} {vector}, i32 {lane}")
-                            fb.store(value, out_pointer(i, j + lane))
+                            lane_value = fb.instr(
+                                dtype, f"extractelement {vtype} {tile_row}, i32 {lane}"
+                            )
+                            fb.store(lane_value, out_pointer(i, col + lane))
         elif n > 1 and sb[1] == 1:
             # Rows of B are contiguous: C[i, :] += A[i, kk] * B[kk, :], vectorisable along j.
             # Register blocking: four rows of C at a time share each row of B they read, and
