@@ -23,7 +23,8 @@ def _cases() -> dict[str, gc.Graph]:
     s = gc.scalar("s")
     m = gc.matrix("m", (3, 4))
     a, b = gc.matrix("a", (4, 5)), gc.matrix("b", (5, 3))
-    wide, tall = gc.matrix("wide", (5, 17)), gc.matrix("tall", (18, 5))
+    wide, tall = gc.matrix("wide", (5, 17)), gc.matrix("tall", (18, 6))
+    x6 = gc.vector("x6", 6)
     flags = gc.tensor("flags", (6,), "bool")
     return {
         # one elementwise op on scalars: straight-line code in a part, no kernel function
@@ -34,12 +35,12 @@ def _cases() -> dict[str, gc.Graph]:
         "reduce_rows": gc.Graph([m], [gc.sum(gc.exp(m), axis=1)]),
         "reduce_columns": gc.Graph([m], [gc.max(m, axis=0)]),
         "reduce_scalar": gc.Graph([x], [gc.sum(x * x)]),
-        # the matmul paths: dot product, rows of B contiguous, dot products eight at a time
-        # (those two for more than TILE_COLUMNS columns), and the register tile for few columns
-        # (B's rows loaded as vectors, or gathered from a transposed B)
+        # the matmul paths: dot product, rows of B contiguous (a deep product of more than
+        # TILE_ALWAYS columns), dot products eight at a time (a matrix times a vector), and the
+        # register tile (B's rows loaded as vectors, or gathered from a transposed B)
         "dot": gc.Graph([x, y], [x @ y]),
         "matmul_rows": gc.Graph([a, wide], [a @ wide]),
-        "matmul_dots": gc.Graph([wide, tall], [wide.T @ tall.T]),
+        "matmul_dots": gc.Graph([tall, x6], [tall @ x6]),
         "matmul_tile": gc.Graph([a, b], [a @ b]),
         "matmul_tile_gathered": gc.Graph([a, b], [b.T @ a.T]),
         "concat": gc.Graph([m, s], [gc.stack([gc.sum(m, axis=1), gc.sum(m, axis=1) * s], axis=1)]),

@@ -123,12 +123,14 @@ def _in_order_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize(
-    "shape", [(1000, 10, 10), (10, 1000, 10), (5, 7, 16), (6, 3, 2), (13, 4, 9), (1, 6, 5)]
+    "shape",
+    [(1000, 10, 10), (10, 1000, 10), (5, 7, 16), (6, 3, 2), (13, 4, 9), (1, 6, 5)]
+    + [(200, 20, 20), (9, 7, 41), (3, 50, 17), (130, 5, 130)],  # column groups, other paths
 )
 def test_register_tile_matmul_adds_in_order(shape, dtype):
-    """The register-tile path of the matmul (at most TILE_COLUMNS columns) gives bitwise the
-    in-order sums, with B contiguous (vector loads) or transposed (gathered), and A
-    transposed; tiles of fewer rows at the end."""
+    """The register-tile path of the matmul gives bitwise the in-order sums, with B contiguous
+    (vector loads) or transposed (gathered), A transposed, tiles of fewer rows at the end and
+    columns in groups; as do the paths it does not take (a deep product, 130 columns)."""
     m, k, n = shape
     rng = np.random.default_rng(3)
     va, vb = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)

@@ -8,13 +8,13 @@ entry:
   %a18 = alloca double, align 8
   %a19 = alloca double, align 8
   %a20 = alloca double, align 8
-  %a152 = alloca double, align 8
+  %a120 = alloca double, align 8
   br label %loop1
 loop1:
-  %i2 = phi i64 [0, %entry], [%i176, %after175]
+  %i2 = phi i64 [0, %entry], [%i140, %after139]
   br label %loop3
 loop3:
-  %i4 = phi i64 [0, %loop1], [%i146, %after113]
+  %i4 = phi i64 [0, %loop1], [%i114, %after97]
   %i5 = mul nsw i64 %i4, 8
   %i6 = add nsw i64 %i5, 1
   %i7 = add nsw i64 %i5, 2
@@ -33,188 +33,152 @@ loop3:
   store double 0x0000000000000000, ptr %a20
   br label %loop21
 loop21:
-  %i22 = phi i64 [0, %loop3], [%i111, %loop21]
-  %i23 = mul nsw i64 %i22, 17
-  %i24 = add nsw i64 %i2, %i23
+  %i22 = phi i64 [0, %loop3], [%i95, %loop21]
+  %i23 = mul nsw i64 %i5, 6
+  %i24 = add nsw i64 %i23, %i22
   %p25 = getelementptr inbounds double, ptr %ptr0, i64 %i24
   %v26 = load double, ptr %p25
-  %i27 = mul nsw i64 %i5, 5
-  %i28 = add nsw i64 %i22, %i27
-  %p29 = getelementptr inbounds double, ptr %ptr1, i64 %i28
-  %v30 = load double, ptr %p29
-  %v31 = fmul double %v26, %v30
-  %v32 = load double, ptr %a13
-  %v33 = fadd double %v32, %v31
-  store double %v33, ptr %a13
-  %i34 = mul nsw i64 %i22, 17
-  %i35 = add nsw i64 %i2, %i34
-  %p36 = getelementptr inbounds double, ptr %ptr0, i64 %i35
+  %p27 = getelementptr inbounds double, ptr %ptr1, i64 %i22
+  %v28 = load double, ptr %p27
+  %v29 = fmul double %v26, %v28
+  %v30 = load double, ptr %a13
+  %v31 = fadd double %v30, %v29
+  store double %v31, ptr %a13
+  %i32 = mul nsw i64 %i6, 6
+  %i33 = add nsw i64 %i32, %i22
+  %p34 = getelementptr inbounds double, ptr %ptr0, i64 %i33
+  %v35 = load double, ptr %p34
+  %p36 = getelementptr inbounds double, ptr %ptr1, i64 %i22
   %v37 = load double, ptr %p36
-  %i38 = mul nsw i64 %i6, 5
-  %i39 = add nsw i64 %i22, %i38
-  %p40 = getelementptr inbounds double, ptr %ptr1, i64 %i39
-  %v41 = load double, ptr %p40
-  %v42 = fmul double %v37, %v41
-  %v43 = load double, ptr %a14
-  %v44 = fadd double %v43, %v42
-  store double %v44, ptr %a14
-  %i45 = mul nsw i64 %i22, 17
-  %i46 = add nsw i64 %i2, %i45
-  %p47 = getelementptr inbounds double, ptr %ptr0, i64 %i46
-  %v48 = load double, ptr %p47
-  %i49 = mul nsw i64 %i7, 5
-  %i50 = add nsw i64 %i22, %i49
-  %p51 = getelementptr inbounds double, ptr %ptr1, i64 %i50
-  %v52 = load double, ptr %p51
-  %v53 = fmul double %v48, %v52
-  %v54 = load double, ptr %a15
-  %v55 = fadd double %v54, %v53
-  store double %v55, ptr %a15
-  %i56 = mul nsw i64 %i22, 17
-  %i57 = add nsw i64 %i2, %i56
-  %p58 = getelementptr inbounds double, ptr %ptr0, i64 %i57
-  %v59 = load double, ptr %p58
-  %i60 = mul nsw i64 %i8, 5
-  %i61 = add nsw i64 %i22, %i60
-  %p62 = getelementptr inbounds double, ptr %ptr1, i64 %i61
-  %v63 = load double, ptr %p62
-  %v64 = fmul double %v59, %v63
-  %v65 = load double, ptr %a16
-  %v66 = fadd double %v65, %v64
-  store double %v66, ptr %a16
-  %i67 = mul nsw i64 %i22, 17
-  %i68 = add nsw i64 %i2, %i67
-  %p69 = getelementptr inbounds double, ptr %ptr0, i64 %i68
-  %v70 = load double, ptr %p69
-  %i71 = mul nsw i64 %i9, 5
-  %i72 = add nsw i64 %i22, %i71
-  %p73 = getelementptr inbounds double, ptr %ptr1, i64 %i72
-  %v74 = load double, ptr %p73
-  %v75 = fmul double %v70, %v74
-  %v76 = load double, ptr %a17
-  %v77 = fadd double %v76, %v75
-  store double %v77, ptr %a17
-  %i78 = mul nsw i64 %i22, 17
-  %i79 = add nsw i64 %i2, %i78
-  %p80 = getelementptr inbounds double, ptr %ptr0, i64 %i79
-  %v81 = load double, ptr %p80
-  %i82 = mul nsw i64 %i10, 5
-  %i83 = add nsw i64 %i22, %i82
-  %p84 = getelementptr inbounds double, ptr %ptr1, i64 %i83
-  %v85 = load double, ptr %p84
-  %v86 = fmul double %v81, %v85
-  %v87 = load double, ptr %a18
-  %v88 = fadd double %v87, %v86
-  store double %v88, ptr %a18
-  %i89 = mul nsw i64 %i22, 17
-  %i90 = add nsw i64 %i2, %i89
-  %p91 = getelementptr inbounds double, ptr %ptr0, i64 %i90
-  %v92 = load double, ptr %p91
-  %i93 = mul nsw i64 %i11, 5
-  %i94 = add nsw i64 %i22, %i93
-  %p95 = getelementptr inbounds double, ptr %ptr1, i64 %i94
-  %v96 = load double, ptr %p95
-  %v97 = fmul double %v92, %v96
-  %v98 = load double, ptr %a19
-  %v99 = fadd double %v98, %v97
-  store double %v99, ptr %a19
-  %i100 = mul nsw i64 %i22, 17
-  %i101 = add nsw i64 %i2, %i100
-  %p102 = getelementptr inbounds double, ptr %ptr0, i64 %i101
-  %v103 = load double, ptr %p102
-  %i104 = mul nsw i64 %i12, 5
-  %i105 = add nsw i64 %i22, %i104
-  %p106 = getelementptr inbounds double, ptr %ptr1, i64 %i105
-  %v107 = load double, ptr %p106
-  %v108 = fmul double %v103, %v107
-  %v109 = load double, ptr %a20
-  %v110 = fadd double %v109, %v108
-  store double %v110, ptr %a20
-  %i111 = add nuw nsw i64 %i22, 1
-  %c112 = icmp ult i64 %i111, 5
-  br i1 %c112, label %loop21, label %after113
-after113:
-  %v114 = load double, ptr %a13
-  %i115 = mul nsw i64 %i2, 18
-  %i116 = add nsw i64 %i115, %i5
-  %p117 = getelementptr inbounds double, ptr %ptr2, i64 %i116
-  store double %v114, ptr %p117
-  %v118 = load double, ptr %a14
-  %i119 = mul nsw i64 %i2, 18
-  %i120 = add nsw i64 %i119, %i6
-  %p121 = getelementptr inbounds double, ptr %ptr2, i64 %i120
-  store double %v118, ptr %p121
-  %v122 = load double, ptr %a15
-  %i123 = mul nsw i64 %i2, 18
-  %i124 = add nsw i64 %i123, %i7
-  %p125 = getelementptr inbounds double, ptr %ptr2, i64 %i124
-  store double %v122, ptr %p125
-  %v126 = load double, ptr %a16
-  %i127 = mul nsw i64 %i2, 18
-  %i128 = add nsw i64 %i127, %i8
-  %p129 = getelementptr inbounds double, ptr %ptr2, i64 %i128
-  store double %v126, ptr %p129
-  %v130 = load double, ptr %a17
-  %i131 = mul nsw i64 %i2, 18
-  %i132 = add nsw i64 %i131, %i9
-  %p133 = getelementptr inbounds double, ptr %ptr2, i64 %i132
-  store double %v130, ptr %p133
-  %v134 = load double, ptr %a18
-  %i135 = mul nsw i64 %i2, 18
-  %i136 = add nsw i64 %i135, %i10
-  %p137 = getelementptr inbounds double, ptr %ptr2, i64 %i136
-  store double %v134, ptr %p137
-  %v138 = load double, ptr %a19
-  %i139 = mul nsw i64 %i2, 18
-  %i140 = add nsw i64 %i139, %i11
-  %p141 = getelementptr inbounds double, ptr %ptr2, i64 %i140
-  store double %v138, ptr %p141
-  %v142 = load double, ptr %a20
-  %i143 = mul nsw i64 %i2, 18
-  %i144 = add nsw i64 %i143, %i12
-  %p145 = getelementptr inbounds double, ptr %ptr2, i64 %i144
-  store double %v142, ptr %p145
-  %i146 = add nuw nsw i64 %i4, 1
-  %c147 = icmp ult i64 %i146, 2
-  br i1 %c147, label %loop3, label %after148, !llvm.loop !0
-after148:
-  br label %loop149
-loop149:
-  %i150 = phi i64 [0, %after148], [%i173, %after168]
-  %i151 = add nsw i64 %i150, 16
-  store double 0x0000000000000000, ptr %a152
-  br label %loop153
-loop153:
-  %i154 = phi i64 [0, %loop149], [%i166, %loop153]
-  %i155 = mul nsw i64 %i154, 17
-  %i156 = add nsw i64 %i2, %i155
-  %p157 = getelementptr inbounds double, ptr %ptr0, i64 %i156
-  %v158 = load double, ptr %p157
-  %i159 = mul nsw i64 %i151, 5
-  %i160 = add nsw i64 %i154, %i159
-  %p161 = getelementptr inbounds double, ptr %ptr1, i64 %i160
-  %v162 = load double, ptr %p161
-  %v163 = fmul double %v158, %v162
-  %v164 = load double, ptr %a152
-  %v165 = fadd double %v164, %v163
-  store double %v165, ptr %a152
-  %i166 = add nuw nsw i64 %i154, 1
-  %c167 = icmp ult i64 %i166, 5
-  br i1 %c167, label %loop153, label %after168
-after168:
-  %v169 = load double, ptr %a152
-  %i170 = mul nsw i64 %i2, 18
-  %i171 = add nsw i64 %i170, %i151
-  %p172 = getelementptr inbounds double, ptr %ptr2, i64 %i171
-  store double %v169, ptr %p172
-  %i173 = add nuw nsw i64 %i150, 1
-  %c174 = icmp ult i64 %i173, 2
-  br i1 %c174, label %loop149, label %after175, !llvm.loop !0
-after175:
-  %i176 = add nuw nsw i64 %i2, 1
-  %c177 = icmp ult i64 %i176, 17
-  br i1 %c177, label %loop1, label %after178, !llvm.loop !0
-after178:
+  %v38 = fmul double %v35, %v37
+  %v39 = load double, ptr %a14
+  %v40 = fadd double %v39, %v38
+  store double %v40, ptr %a14
+  %i41 = mul nsw i64 %i7, 6
+  %i42 = add nsw i64 %i41, %i22
+  %p43 = getelementptr inbounds double, ptr %ptr0, i64 %i42
+  %v44 = load double, ptr %p43
+  %p45 = getelementptr inbounds double, ptr %ptr1, i64 %i22
+  %v46 = load double, ptr %p45
+  %v47 = fmul double %v44, %v46
+  %v48 = load double, ptr %a15
+  %v49 = fadd double %v48, %v47
+  store double %v49, ptr %a15
+  %i50 = mul nsw i64 %i8, 6
+  %i51 = add nsw i64 %i50, %i22
+  %p52 = getelementptr inbounds double, ptr %ptr0, i64 %i51
+  %v53 = load double, ptr %p52
+  %p54 = getelementptr inbounds double, ptr %ptr1, i64 %i22
+  %v55 = load double, ptr %p54
+  %v56 = fmul double %v53, %v55
+  %v57 = load double, ptr %a16
+  %v58 = fadd double %v57, %v56
+  store double %v58, ptr %a16
+  %i59 = mul nsw i64 %i9, 6
+  %i60 = add nsw i64 %i59, %i22
+  %p61 = getelementptr inbounds double, ptr %ptr0, i64 %i60
+  %v62 = load double, ptr %p61
+  %p63 = getelementptr inbounds double, ptr %ptr1, i64 %i22
+  %v64 = load double, ptr %p63
+  %v65 = fmul double %v62, %v64
+  %v66 = load double, ptr %a17
+  %v67 = fadd double %v66, %v65
+  store double %v67, ptr %a17
+  %i68 = mul nsw i64 %i10, 6
+  %i69 = add nsw i64 %i68, %i22
+  %p70 = getelementptr inbounds double, ptr %ptr0, i64 %i69
+  %v71 = load double, ptr %p70
+  %p72 = getelementptr inbounds double, ptr %ptr1, i64 %i22
+  %v73 = load double, ptr %p72
+  %v74 = fmul double %v71, %v73
+  %v75 = load double, ptr %a18
+  %v76 = fadd double %v75, %v74
+  store double %v76, ptr %a18
+  %i77 = mul nsw i64 %i11, 6
+  %i78 = add nsw i64 %i77, %i22
+  %p79 = getelementptr inbounds double, ptr %ptr0, i64 %i78
+  %v80 = load double, ptr %p79
+  %p81 = getelementptr inbounds double, ptr %ptr1, i64 %i22
+  %v82 = load double, ptr %p81
+  %v83 = fmul double %v80, %v82
+  %v84 = load double, ptr %a19
+  %v85 = fadd double %v84, %v83
+  store double %v85, ptr %a19
+  %i86 = mul nsw i64 %i12, 6
+  %i87 = add nsw i64 %i86, %i22
+  %p88 = getelementptr inbounds double, ptr %ptr0, i64 %i87
+  %v89 = load double, ptr %p88
+  %p90 = getelementptr inbounds double, ptr %ptr1, i64 %i22
+  %v91 = load double, ptr %p90
+  %v92 = fmul double %v89, %v91
+  %v93 = load double, ptr %a20
+  %v94 = fadd double %v93, %v92
+  store double %v94, ptr %a20
+  %i95 = add nuw nsw i64 %i22, 1
+  %c96 = icmp ult i64 %i95, 6
+  br i1 %c96, label %loop21, label %after97
+after97:
+  %v98 = load double, ptr %a13
+  %p99 = getelementptr inbounds double, ptr %ptr2, i64 %i5
+  store double %v98, ptr %p99
+  %v100 = load double, ptr %a14
+  %p101 = getelementptr inbounds double, ptr %ptr2, i64 %i6
+  store double %v100, ptr %p101
+  %v102 = load double, ptr %a15
+  %p103 = getelementptr inbounds double, ptr %ptr2, i64 %i7
+  store double %v102, ptr %p103
+  %v104 = load double, ptr %a16
+  %p105 = getelementptr inbounds double, ptr %ptr2, i64 %i8
+  store double %v104, ptr %p105
+  %v106 = load double, ptr %a17
+  %p107 = getelementptr inbounds double, ptr %ptr2, i64 %i9
+  store double %v106, ptr %p107
+  %v108 = load double, ptr %a18
+  %p109 = getelementptr inbounds double, ptr %ptr2, i64 %i10
+  store double %v108, ptr %p109
+  %v110 = load double, ptr %a19
+  %p111 = getelementptr inbounds double, ptr %ptr2, i64 %i11
+  store double %v110, ptr %p111
+  %v112 = load double, ptr %a20
+  %p113 = getelementptr inbounds double, ptr %ptr2, i64 %i12
+  store double %v112, ptr %p113
+  %i114 = add nuw nsw i64 %i4, 1
+  %c115 = icmp ult i64 %i114, 2
+  br i1 %c115, label %loop3, label %after116, !llvm.loop !0
+after116:
+  br label %loop117
+loop117:
+  %i118 = phi i64 [0, %after116], [%i137, %after134]
+  %i119 = add nsw i64 %i118, 16
+  store double 0x0000000000000000, ptr %a120
+  br label %loop121
+loop121:
+  %i122 = phi i64 [0, %loop117], [%i132, %loop121]
+  %i123 = mul nsw i64 %i119, 6
+  %i124 = add nsw i64 %i123, %i122
+  %p125 = getelementptr inbounds double, ptr %ptr0, i64 %i124
+  %v126 = load double, ptr %p125
+  %p127 = getelementptr inbounds double, ptr %ptr1, i64 %i122
+  %v128 = load double, ptr %p127
+  %v129 = fmul double %v126, %v128
+  %v130 = load double, ptr %a120
+  %v131 = fadd double %v130, %v129
+  store double %v131, ptr %a120
+  %i132 = add nuw nsw i64 %i122, 1
+  %c133 = icmp ult i64 %i132, 6
+  br i1 %c133, label %loop121, label %after134
+after134:
+  %v135 = load double, ptr %a120
+  %p136 = getelementptr inbounds double, ptr %ptr2, i64 %i119
+  store double %v135, ptr %p136
+  %i137 = add nuw nsw i64 %i118, 1
+  %c138 = icmp ult i64 %i137, 2
+  br i1 %c138, label %loop117, label %after139, !llvm.loop !0
+after139:
+  %i140 = add nuw nsw i64 %i2, 1
+  %c141 = icmp ult i64 %i140, 1
+  br i1 %c141, label %loop1, label %after142, !llvm.loop !0
+after142:
   ret void
 }
 
