@@ -5,7 +5,9 @@ The module holds:
   (:mod:`graphc.jit.kernels`), called with pointers to where their values are;
 - ``part0 .. partN``: the plan's kernels in order, each part a function of bounded size taking
   one ``noalias`` pointer per input/output buffer, the workspace and one per constant array.
-  Scalar kernels are straight-line code here; loop kernels are calls;
+  Scalar kernels are straight-line code here; loop kernels are calls. A part of at least
+  :data:`UNOPTIMIZED_FROM` instructions skips LLVM's IR optimizer (graphc's passes have done
+  what it would do there) and is then compiled like the rest;
 - ``graph_body``: calls the parts in order;
 - ``graph_call``: the entry for one call from Python, with the arguments of
   :class:`graphc.jit.abi.CallABI`;
@@ -29,7 +31,15 @@ from __future__ import annotations
 
 from graphc import dtypes
 from graphc.jit.abi import PYARRAY_DATA_OFFSET, call_abi
-from graphc.jit.emit import ITEM_SIZES, LLVM_TYPES, FunctionBuilder, Module, Value, literal
+from graphc.jit.emit import (
+    ITEM_SIZES,
+    LLVM_TYPES,
+    UNOPTIMIZED,
+    FunctionBuilder,
+    Module,
+    Value,
+    literal,
+)
 from graphc.jit.kernels import KernelLibrary
 from graphc.jit.plan import SCALAR, Kernel, Layout, Plan
 from graphc.node import Node
@@ -37,6 +47,10 @@ from graphc.ops.base import OPS
 
 # Graphs up to this many instructions are inlined into the entry points.
 INLINE_LIMIT = 200
+# Parts of at least this many instructions are not optimised by LLVM's IR passes (they are still
+# compiled at the requested level): O2 on them costs ~10 us an instruction, the engine's
+# extra parse ~3 us an instruction of the whole module.
+UNOPTIMIZED_FROM = 500
 
 
 class PartEmitter:
@@ -140,6 +154,13 @@ class PartEmitter:
             self.define_scalar(kernel.root, result)
 
 
+def _part_attributes(fb: FunctionBuilder) -> str:
+    """A part that is not inlined: a large one is left out of LLVM's IR optimizer
+    (:data:`~graphc.jit.emit.UNOPTIMIZED`); a small one would save less than the engine's extra
+    parse of the module costs."""
+    return f"noinline {UNOPTIMIZED}" if fb.instructions >= UNOPTIMIZED_FROM else "noinline"
+
+
 def emit_module(
     plan: Plan, reassociate: bool = False, vector_math: bool = False
 ) -> tuple[str, set[str], dict]:
@@ -166,7 +187,7 @@ def emit_module(
     inline = plan.parts == 1 and instructions <= INLINE_LIMIT and library.calls == 0
     library.finish(inline)
     for part, fb in enumerate(parts):
-        attributes = "alwaysinline" if inline else "noinline"
+        attributes = "alwaysinline" if inline else _part_attributes(fb)
         fb.finish(f"define internal void @part{part}({part_params}) {attributes} nounwind")
 
     io_args = [f"ptr %io{k}" for k in range(n_io)]
@@ -500,7 +521,8 @@ def emit_function(plan: Plan, module: Module, name: str, reassociate: bool = Fal
     attributes = "alwaysinline" if inline else "noinline"
     library.finish(inline)
     for part, fb in enumerate(parts):
-        fb.finish(f"define internal void @{name}_part{part}({params}) {attributes} nounwind")
+        part_attributes = attributes if inline else _part_attributes(fb)
+        fb.finish(f"define internal void @{name}_part{part}({params}) {part_attributes} nounwind")
     args = ", ".join(
         [f"ptr %io{k}" for k in range(n_io)]
         + ["ptr %ws"]

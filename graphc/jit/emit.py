@@ -69,6 +69,14 @@ def literal(value: object, dtype: str) -> str:
 VECTOR_PREFIX = "gc_vm_"
 
 
+# The attribute of functions LLVM's IR optimizer leaves alone: graphc's straight-line parts, which
+# graphc's own passes have already simplified, folded and CSE'd. O2 found nothing to improve in
+# them (same run time) but cost up to half the compile time: DSE and GVN grow faster than
+# linearly with the workspace stores of a 2000-instruction block. The engine removes the
+# attribute before code generation, which optimises these functions like all others.
+UNOPTIMIZED = "optnone"
+
+
 # Loops that contain loops are never unrolled: LLVM fully unrolls a loop of a few iterations
 # around a long inner loop (a (8, 1000) map took eight times as long to compile as a (1, 1000)
 # one) for no gain. One metadata node for all of them keeps identical kernels identical text.
@@ -85,11 +93,19 @@ class Module:
         self.vector_math = vector_math
         self.call_attributes: dict[str, int] = {}  # scalar symbol -> attribute group
         self.kept_alive: list[str] = []  # vector variants listed in @llvm.compiler.used
+        self._math: dict[tuple[str, str], str] = {}  # (function, dtype) -> symbol
 
     def declare_math(self, function: MathFunction, dtype: str) -> str:
         """Declare ``function`` for ``dtype`` (see ``graphc.ops.libm``); returns the symbol to
         call: the libmvec-backed twin with ``vector_math``, else the LLVM intrinsic where this
         LLVM has it, else glibc's symbol."""
+        key = (function.name, dtype)  # names are unique (graphc.ops.libm.FUNCTIONS)
+        symbol = self._math.get(key)
+        if symbol is None:
+            symbol = self._math[key] = self._declare_math(function, dtype)
+        return symbol
+
+    def _declare_math(self, function: MathFunction, dtype: str) -> str:
         ty = LLVM_TYPES[dtype]
         if self.vector_math and function.vector:
             return self._declare_vector_math(function.libm(dtype), dtype, function.arity)

@@ -41,6 +41,8 @@ import llvmlite
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
+from graphc.jit.emit import UNOPTIMIZED
+
 _lock = threading.RLock()
 _state: dict[str, object] = {}
 
@@ -258,17 +260,37 @@ def _compile(
 
         start = time.perf_counter()
         machine = _target_machine(opt_level, target, jit=jit)
-        module.triple = (target or host_target())["triple"]
+        triple = (target or host_target())["triple"]
+        module.triple = triple
         module.data_layout = str(machine.target_data)
         if opt_level > 0:
             _optimize(module, machine, opt_level)
         optimized = str(module)
+        if opt_level > 0 and UNOPTIMIZED in ir_text:
+            # Functions left out of the IR optimizer are compiled like the others: drop the
+            # mark, and generate code from the text (llvmlite cannot remove an attribute).
+            optimized = _drop_unoptimized_mark(optimized)
+            module = _parse_in_own_context(optimized, scope)
+            module.triple = triple
+            module.data_layout = str(machine.target_data)
         timings["llvm_optimize"] = time.perf_counter() - start
 
         start = time.perf_counter()
         code = machine.emit_object(module)
         timings["codegen"] = time.perf_counter() - start
     return bytes(code), optimized, timings
+
+
+# ``optnone`` (emit.UNOPTIMIZED) keeps a function out of LLVM's IR optimizer; to LLVM it also
+# means O0 code generation (FastISel, no machine-level optimisation), so it is removed from the
+# optimised IR before code generation.
+_ATTRIBUTE_GROUP = re.compile(r"^(attributes #\d+ = \{[^\n]*?) optnone\b", re.MULTILINE)
+
+
+def _drop_unoptimized_mark(ir_text: str) -> str:
+    """``ir_text`` (as LLVM prints a module: function attributes in ``attributes #k`` groups)
+    without the ``optnone`` attribute."""
+    return _ATTRIBUTE_GROUP.sub(r"\1", ir_text)
 
 
 def _internalize(module, exported: set[str]) -> None:
