@@ -25,7 +25,7 @@ import numpy as np
 
 from graphc.graph import Graph, topological_order
 from graphc.node import Node, origin_stack
-from graphc.ops.base import rebuild
+from graphc.ops.base import OPS, rebuild
 
 Rule = Callable[[Node], "Node | None"]
 RuleTable = Mapping[str, Rule]  # read only: any rule functions of this type
@@ -54,7 +54,13 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
         if replaced and args:
             new_args = tuple([replaced.get(a, a) for a in args])
             if any(map(is_not, new_args, args)):
-                new = rebuild(node, new_args)
+                if OPS[node.op].kind == "elementwise":
+                    # Every replacement has the type of what it replaces (checked below), and
+                    # an elementwise type rule reads only its arguments' types: it would give
+                    # this node's type again.
+                    new = Node(node.op, new_args, node.attrs, node.shape, node.dtype, node.origin)
+                else:
+                    new = rebuild(node, new_args)
         rule = get_rule(new.op)
         if rule is not None and (stable is None or new not in stable):
             for _ in range(MAX_REPLACEMENTS_PER_NODE):
@@ -92,7 +98,14 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
 
 def _place(root: Node, emitted: list[Node], placed: set[Node]) -> None:
     """Append ``root`` and any of its not yet placed dependencies, arguments first."""
-    emitted.extend(topological_order([root], done=placed))
+    if root in placed:
+        return
+    for arg in root.args:
+        if arg not in placed:
+            emitted.extend(topological_order([root], done=placed))
+            return
+    placed.add(root)  # the common case (a rebuilt node): its arguments are all placed
+    emitted.append(root)
 
 
 # -- remembering what rules left alone -----------------------------------------------------------
