@@ -154,11 +154,28 @@ class PartEmitter:
             self.define_scalar(kernel.root, result)
 
 
-def _part_attributes(fb: FunctionBuilder) -> str:
+def _part_attributes(fb: FunctionBuilder, mark: bool = True) -> str:
     """A part that is not inlined: a large one is left out of LLVM's IR optimizer
-    (:data:`~graphc.jit.emit.UNOPTIMIZED`); a small one would save less than the engine's extra
-    parse of the module costs."""
-    return f"noinline {UNOPTIMIZED}" if fb.instructions >= UNOPTIMIZED_FROM else "noinline"
+    (:data:`~graphc.jit.emit.UNOPTIMIZED`; ``mark=False`` where the optimizer does not run); a
+    small one would save less than the engine's extra parse of the module costs."""
+    large = mark and fb.instructions >= UNOPTIMIZED_FROM
+    return f"noinline {UNOPTIMIZED}" if large else "noinline"
+
+
+def llvm_levels(lowering: dict, opt_level: int) -> tuple[int, int]:
+    """The levels of LLVM's IR optimizer and of its code generator for a module of
+    :func:`emit_module` (its statistics ``lowering``) compiled at ``opt_level``.
+
+    - No IR optimizer for straight-line code only (``ir_passes`` false; see UNOPTIMIZED).
+    - Code generation at O1 at most when large straight-line parts are most of the work: it is
+      O2's instruction selection and register allocator without the post-RA scheduler, which
+      took 15-20% of the code generator's time on them. Measured the same run time at O1 and
+      O2 on the 10k-node DAG (80 us), its gradient, Helmholtz f+grad (n = 300: 34 us, n =
+      1000: 330 us), its forward Jacobian (n = 15) and the Rosenbrock gradient (n = 1000).
+    """
+    ir_level = opt_level if lowering["ir_passes"] else 0
+    codegen_level = min(opt_level, 1) if lowering["large_parts"] else opt_level
+    return ir_level, codegen_level
 
 
 def emit_module(
@@ -185,9 +202,12 @@ def emit_module(
     # Only straight-line graphs are inlined: a graph with loop kernels gains nothing from a
     # copy per entry (its rows are too big to vectorise across) and costs LLVM three times.
     inline = plan.parts == 1 and instructions <= INLINE_LIMIT and library.calls == 0
+    # A larger graph without loop kernels is straight-line code and entry points that call it:
+    # nothing LLVM's IR optimizer improves (see UNOPTIMIZED), so it does not run at all.
+    ir_passes = inline or library.calls > 0
     library.finish(inline)
     for part, fb in enumerate(parts):
-        attributes = "alwaysinline" if inline else _part_attributes(fb)
+        attributes = "alwaysinline" if inline else _part_attributes(fb, mark=ir_passes)
         fb.finish(f"define internal void @part{part}({part_params}) {attributes} nounwind")
 
     io_args = [f"ptr %io{k}" for k in range(n_io)]
@@ -214,6 +234,10 @@ def emit_module(
         "kernel_calls": library.calls,
         "instructions": instructions,
         "straight_line": inline,  # inlined into the entries; decides the call ABI too
+        "ir_passes": ir_passes,  # whether LLVM's IR optimizer runs (llvm_levels)
+        "large_parts": sum(fb.instructions >= UNOPTIMIZED_FROM for fb in parts)
+        if not inline
+        else 0,
     }
     return module.text(), module.external_symbols, stats
 

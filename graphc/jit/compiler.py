@@ -216,9 +216,12 @@ def lower(graph: Graph, options: dict, progress: Progress):
 def _build(graph: Graph, options: dict, target: dict, progress: Progress) -> tuple[dict, dict]:
     """The stages from the graph to object code: the header of a cache entry and the artifacts
     (object code, IR texts, constant arrays) a CompiledFunction is made of."""
+    from graphc.jit.codegen import llvm_levels
+
     optimized, plan, ir_text, symbols, lowering = lower(graph, options, progress)
+    ir_level, codegen_level = llvm_levels(lowering, options["opt_level"])
     object_code, optimized_ir, llvm_seconds = engine.compile_to_object(
-        ir_text, options["opt_level"], target
+        ir_text, ir_level, target, codegen_level
     )
     for name, seconds in llvm_seconds.items():
         progress.seconds[name] = seconds
