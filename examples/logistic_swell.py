@@ -196,9 +196,10 @@ loop `(v, dv) = (4v(1-v), 4dv - 8v dv)`.
   the function, {last.both_opt} with its derivative, optimized in {last.seconds * 1e3:.1f} ms
   ({last.seconds * 1e6 / last.both_raw:.0f} µs per input node; the passes are linear walks).
 - {sympy_growth}
-- For context, from `shared/notes/peers.md` (the same recurrence, measured by the peers on a
-  machine of this kind; their units differ: CasADi counts SX instructions of the gradient
-  function, JAX counts jaxpr equations of `grad`, SymPy counts operations of the tree):
+- For context, the peers on the same recurrence (measured by the project on a 2-core x86-64
+  machine like the one above, with SymPy 1.14, CasADi 3.8 and JAX 0.10; their units differ:
+  CasADi counts SX instructions of the gradient function, JAX counts jaxpr equations of
+  `grad`, SymPy counts operations of the tree):
 
   | n | SymPy derivative tree | CasADi SX gradient | JAX grad | graphc `[l, dl/dx]` optimized |
   |---|---|---|---|---|

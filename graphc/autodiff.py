@@ -383,7 +383,7 @@ def batched_jvp(what: str, y: Node, x: Node, seeds: Node, axis: int = 0) -> Node
     at ``axis``), batched at the same axis of the result (0: first, -1: last): one forward
     sweep traced with one tangent and batched over the seeds."""
     tangents = vmap(lambda t: _jvp(what, y, x, t, strict=False), in_axes=axis, out_axes=axis)
-    return tangents(seeds)  # type: ignore[return-value]
+    return tangents(seeds)
 
 
 def batched_vjp(what: str, y: Node, x: Node, seeds: Node, axis: int = 0) -> Node:
@@ -391,7 +391,7 @@ def batched_vjp(what: str, y: Node, x: Node, seeds: Node, axis: int = 0) -> Node
     ``axis``), batched at the same axis of the result: one reverse sweep traced with one
     cotangent and batched over the seeds."""
     cotangents = vmap(lambda c: _vjp(what, y, x, c, strict=False), in_axes=axis, out_axes=axis)
-    return cotangents(seeds)  # type: ignore[return-value]
+    return cotangents(seeds)
 
 
 def hessian(f: Node, x: Node) -> Node:
@@ -406,4 +406,4 @@ def hessian(f: Node, x: Node) -> Node:
 def hvp(f: Node, x: Node, v: object) -> Node:
     """Hessian-vector product ``H v`` in O(n), without forming H (forward over reverse)."""
     gradient = _grad("hvp", f, x)
-    return _jvp("hvp", gradient, x, v, strict=False)  # type: ignore[arg-type, return-value]
+    return _jvp("hvp", gradient, x, v, strict=False)  # type: ignore[return-value]

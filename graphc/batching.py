@@ -170,7 +170,7 @@ def batch_nodes(
             batched, axis = rule(node, args, axes)
         _check(node, batched, axis, size)  # type: ignore[arg-type]
         env[id(node)] = (batched, axis)
-    return [env.get(id(o), (o, None)) for o in outputs]  # type: ignore[misc]
+    return [env.get(id(o), (o, None)) for o in outputs]
 
 
 def _check(node: Node, batched: Node, axis: int, size: int) -> None:
@@ -277,7 +277,7 @@ def vmap(fun: Callable[..., object], in_axes: object = 0, out_axes: object = 0):
             target = _axis(f"out_axes[{i}]", out_axis, value.ndim + (axis is None), value.shape)
             assert target is not None  # out_axis is not None here
             if axis is None:
-                final.append(moveaxis(materialize(value, None, size), 0, target))  # type: ignore[arg-type]
+                final.append(moveaxis(materialize(value, None, size), 0, target))
             else:
                 final.append(moveaxis(value, axis, target))
         if single:

@@ -60,7 +60,7 @@ class _Custom:
         self.fun = fun
         self.rule: Callable | None = None
         self.__name__ = getattr(fun, "__name__", "function")
-        functools.update_wrapper(self, fun)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fun)
 
     def _define(self, rule: Callable) -> Callable:
         if not callable(rule):
@@ -132,7 +132,7 @@ class custom_vjp(_Custom):
         return [placeholder("ct", y.shape, y.dtype)]
 
     def _call_rule(self, where, params, y, seeds, inputs):
-        result = self.rule(params, y, seeds[0])  # type: ignore[misc]
+        result = self.rule(params, y, seeds[0])
         if len(params) == 1 and not isinstance(result, (tuple, list)):
             result = (result,)
         if not isinstance(result, (tuple, list)) or len(result) != len(params):
@@ -162,7 +162,7 @@ class custom_jvp(_Custom):
         return [placeholder(f"t{k}", p.shape, p.dtype) for k, p in enumerate(params)]
 
     def _call_rule(self, where, params, y, seeds, inputs):
-        result = self.rule(params, y, tuple(seeds))  # type: ignore[misc]
+        result = self.rule(params, y, tuple(seeds))
         return [_fitted(where, "the tangent of the output", result, y)]
 
 

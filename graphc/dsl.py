@@ -344,7 +344,7 @@ def dot(a: object, b: object) -> Node:
 
 def reshape(x: object, shape: object) -> Node:
     x = as_node(x)
-    dims = list((shape,) if isinstance(shape, int) else shape)  # type: ignore[arg-type]
+    dims = [shape] if isinstance(shape, int) else list(shape)  # type: ignore[call-overload]
     if dims.count(-1) > 1:
         raise ValueError(f"reshape: only one -1 is allowed in {tuple(dims)}")
     if -1 in dims:

@@ -487,7 +487,7 @@ def tensordot(a: object, b: object, axes: Any = 2) -> Node:
         axes_a, axes_b = list(range(a.ndim - n, a.ndim)), list(range(n))
     else:
         try:
-            first, second = axes  # type: ignore[misc]
+            first, second = axes
             first, second = _int_list(first), _int_list(second)
         except (TypeError, ValueError):
             raise ValueError(

@@ -72,7 +72,7 @@ class Graph:
             inputs = [inputs]
         self.inputs: tuple[Node, ...] = tuple(inputs)
         self.single_output = not isinstance(outputs, (list, tuple))
-        items = [outputs] if self.single_output else list(outputs)  # type: ignore[list-item]
+        items = [outputs] if self.single_output else list(outputs)  # type: ignore[arg-type]
         for item in items:
             if isinstance(item, (list, tuple)):
                 raise TypeError(

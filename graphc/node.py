@@ -245,10 +245,10 @@ class Node:
     def __ge__(self, other):
         return dsl.greater_equal(self, other)
 
-    def __eq__(self, other):  # type: ignore[override]
+    def __eq__(self, other):
         return dsl.equal(self, other)
 
-    def __ne__(self, other):  # type: ignore[override]
+    def __ne__(self, other):
         return dsl.not_equal(self, other)
 
     __hash__ = object.__hash__

@@ -187,7 +187,7 @@ def evaluate_revolve(node: Node, *arrays: np.ndarray) -> np.ndarray:
             else:
                 _, t, k = action
                 carry = work if k is None else slots[k]
-                results = adjoint([*carries, *carry, *[r[t] for r in rows], *closed])  # type: ignore[misc]
+                results = adjoint([*carries, *carry, *[r[t] for r in rows], *closed])
                 carries = results[:n_r]
                 for y, (offset, shape) in zip(results[n_r:], layout.ys):
                     row = size(shape[1:])

@@ -283,7 +283,7 @@ def column_coloring(rows: np.ndarray, cols: np.ndarray, n: int, what: str = "col
     """A colour per column (int64 array of ``n``) such that no row has two nonzeros in columns
     of one colour: networkx's greedy colouring of the column intersection graph, largest
     degree first (ties in column order, so the result is deterministic)."""
-    import networkx as nx  # type: ignore[import-untyped]
+    import networkx as nx
 
     a, b = _conflicts(rows, cols, what)
     if a.size:
@@ -387,7 +387,7 @@ class SparseDerivative:
     def to_scipy(self, values: object):
         """A ``scipy.sparse.csr_matrix`` holding ``values`` at the pattern (needs scipy)."""
         try:
-            from scipy import sparse  # type: ignore[import-untyped]
+            from scipy import sparse
         except ImportError:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "to_scipy needs scipy (pip install scipy); to_dense(values) needs only numpy"

@@ -19,4 +19,4 @@ _RULES = {name: opdef.expand for name, opdef in OPS.items() if opdef.expand is n
 
 
 def expand(graph: Graph) -> Graph:
-    return rewrite(graph, _RULES)  # type: ignore[arg-type]
+    return rewrite(graph, _RULES)

@@ -377,7 +377,8 @@ def _same(got, want):
 @pytest.mark.parametrize("name", sorted(BITWISE_BINARY))
 def test_binary_functions_match_numpy_bitwise_at_special_values(name, dtype):
     build, ref = BITWISE_BINARY[name]
-    a, b = (m.ravel().astype(dtype) for m in np.meshgrid(SPECIALS, SPECIALS))
+    with np.errstate(over="ignore"):  # the largest float64 specials become float32 infinities
+        a, b = (m.ravel().astype(dtype) for m in np.meshgrid(SPECIALS, SPECIALS))
     x, y = gc.vector("x", a.size, dtype), gc.vector("y", b.size, dtype)
     fn = gc.compile(gc.Graph([x, y], [build(x, y)]), cache=False, vector_math=False)
     with np.errstate(all="ignore"):

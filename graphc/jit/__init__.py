@@ -8,7 +8,9 @@ entry points), :mod:`~graphc.jit.emit` (IR text), :mod:`~graphc.jit.engine` (eve
 call), :mod:`~graphc.jit.abi` (the native call's arguments), :mod:`~graphc.jit.function` (the
 Python call path and pickling), :mod:`~graphc.jit.cache` (the disk cache),
 :mod:`~graphc.jit.constants` (constant arrays shared between compiled functions) and
-:mod:`~graphc.jit.export` (object files and C headers for ``gc.export``).
+:mod:`~graphc.jit.export` (object files and C headers for ``gc.export``), with
+:mod:`~graphc.jit.scan` and :mod:`~graphc.jit.revolve` (native loops, called by the planner and
+the kernels) and :mod:`~graphc.jit.pickling` (compiled functions as pickles).
 """
 
 from graphc.jit.compiler import compile

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -244,7 +244,7 @@ def _build(
         },
     }
     constants = [
-        shared_constants.share(meta, lambda array=array: array)
+        shared_constants.share(meta, _returning(array))
         for meta, array in zip(described, plan.constants)
     ]
     if keyed:
@@ -256,6 +256,15 @@ def _build(
         "constants": constants,
     }
     return header, artifacts
+
+
+def _returning(array: np.ndarray) -> Callable[[], np.ndarray]:
+    return lambda: array
+
+
+def _from_blob(meta: dict, blob: bytes) -> Callable[[], np.ndarray]:
+    # Decoded only when no other function shares the constant already.
+    return lambda: shared_constants.blob_to_array(meta, blob)
 
 
 def _to_blobs(artifacts: dict) -> dict[str, bytes]:
@@ -270,9 +279,7 @@ def _to_blobs(artifacts: dict) -> dict[str, bytes]:
 
 def _from_blobs(header: dict, blobs: dict[str, bytes]) -> dict:
     constants = [
-        shared_constants.share(
-            meta, lambda k=k, meta=meta: shared_constants.blob_to_array(meta, blobs[f"const{k}"])
-        )
+        shared_constants.share(meta, _from_blob(meta, blobs[f"const{k}"]))
         for k, meta in enumerate(header["constants"])
     ]
     return {

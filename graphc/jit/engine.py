@@ -1,6 +1,7 @@
 """The one place that talks to llvmlite: initialisation, optimisation, code generation, loading.
 
-Everything here follows measured facts about llvmlite 0.50 (``shared/notes/llvmlite-0.50.md``):
+Everything here follows facts measured with llvmlite 0.50 (LLVM 22) on x86-64 Linux, each
+checked by running it:
 - ``initialize_native_target`` and ``initialize_native_asmprinter`` (``llvm.initialize()``
   raises); a first MCJIT engine is created at start-up, which makes the process's own symbols
   (libm) resolvable, so a missing symbol can be detected before any code runs.

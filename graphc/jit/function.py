@@ -23,6 +23,7 @@ import ctypes
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -299,8 +300,9 @@ class CompiledFunction:
         )
         exec(compile(source, name, "exec"), env)
         self._call_source = source
-        # A class per function, so `fn(...)` reaches the generated code with no extra frame.
-        self.__class__ = _PerFunctionClass(
+        # A class per function, so `fn(...)` reaches the generated code with no extra frame (a
+        # subclass of CompiledFunction, which mypy cannot see through the metaclass call).
+        self.__class__ = _PerFunctionClass(  # type: ignore[assignment]
             "CompiledFunction", (CompiledFunction,), {"__call__": env["__call__"]}
         )
 
@@ -422,7 +424,11 @@ def _compiled_function_class() -> type:
     return CompiledFunction
 
 
-copyreg.pickle(_PerFunctionClass, lambda cls: (_compiled_function_class, ()))
+def _reduce_per_function_class(cls: type) -> tuple[Callable[[], type], tuple[()]]:
+    return _compiled_function_class, ()
+
+
+copyreg.pickle(_PerFunctionClass, _reduce_per_function_class)  # type: ignore[arg-type]
 
 
 def _data_pointer(array: np.ndarray) -> int:

@@ -1,8 +1,10 @@
 """The op record and the registry every stage dispatches through.
 
-Each op is defined once, by one :class:`OpDef`, in the module of its family
-(``elementwise``, ``reductions``, ``linalg``, ``shape``, ``sources``). The record holds
-everything the system knows about the op, so adding an op touches one record:
+Each op is defined once, by one :class:`OpDef`, in the module of its family (``sources``,
+``elementwise``, ``special``, ``reductions``, ``shape``, ``indexing``, ``cumulative``,
+``sparse``, ``linalg``, ``control``). The record holds everything the system knows about the
+op, so adding an op touches one record (and one row of ``tests/test_ops.py``'s table; the
+steps are in "How to add an op" in ``docs/architecture.md``):
 
 - ``infer(args, attrs) -> (shape, dtype)``: the shape and dtype rule; raises on bad input with a
   message naming the op, the shapes or dtypes and what was expected.
@@ -51,7 +53,9 @@ Batch = Callable[[Node, tuple[Node, ...], tuple["int | None", ...]], tuple[Node,
 @dataclass(frozen=True)
 class OpDef:
     name: str
-    kind: str  # input | const | elementwise | reduce | matmul | view | concat | unslice
+    # input | const | elementwise | reduce | matmul | view | concat | unslice, or a kind whose
+    # records lower their own loop nests (tests/test_ops.py::test_op_record_is_complete lists all)
+    kind: str
     infer: Infer
     evaluate: Callable[..., Any]
     vjp: Vjp | None = None  # None: never differentiable (comparisons, sign, sources)

@@ -228,8 +228,8 @@ def _line_pairs(node: Node, after: bool, strict: bool, skip_first: bool):
     argument at ``j <= i`` (``j >= i`` when ``after``; strictly with ``strict``; never ``j = 0``
     with ``skip_first``), in the same line."""
     axis, n = node.attrs["axis"], node.shape[node.attrs["axis"]]
-    lines = np.moveaxis(np.arange(node.size, dtype=np.int64).reshape(node.shape), axis, -1)
-    lines = lines.reshape(-1, n)
+    flat = np.arange(node.size, dtype=np.int64).reshape(node.shape)
+    lines = np.moveaxis(flat, axis, -1).reshape(-1, n)
     i, j = np.indices((n, n)).reshape(2, -1)
     keep = (j > i if strict else j >= i) if after else (j < i if strict else j <= i)
     if skip_first:

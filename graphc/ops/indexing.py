@@ -39,7 +39,7 @@ import ctypes
 import hashlib
 import threading
 
-import llvmlite.binding as llvm  # type: ignore[import-untyped]
+import llvmlite.binding as llvm
 import numpy as np
 
 from graphc import dsl, dtypes  # dsl is complete here: graphc.node imports it first
