@@ -9,9 +9,10 @@ without users stay in the list until ``dce`` erases them. Returns the input grap
 nothing changed, which is how the pipeline detects its fixpoint.
 
 Rules must be pure functions of the node they are given (its op, attributes and the immutable
-subgraph below it): the pipeline relies on it to skip, in later rounds, the nodes a rule table
-already left unchanged (:func:`remembering_stable_nodes`). A rule that depends on an analysis
-of a whole graph (its users ...) belongs in a table built for that graph, per call.
+subgraph below it): inside :func:`remembering_stable_nodes` (the pipeline's rounds) a rule table
+skips the node objects it already left unchanged, so a round after CSE only re-examines the
+nodes CSE rebuilt. A rule that depends on an analysis of a whole graph (its users ...) belongs
+in a table built for that graph, per call.
 """
 
 from __future__ import annotations
@@ -55,9 +56,8 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
             new_args = tuple([replaced.get(a, a) for a in args])
             if any(map(is_not, new_args, args)):
                 if OPS[node.op].kind == "elementwise":
-                    # Every replacement has the type of what it replaces (checked below), and
-                    # an elementwise type rule reads only its arguments' types: it would give
-                    # this node's type again.
+                    # Replacements keep their types (checked below) and an elementwise type
+                    # rule reads only types: it would give this node's type again.
                     new = Node(node.op, new_args, node.attrs, node.shape, node.dtype, node.origin)
                 else:
                     new = rebuild(node, new_args)
@@ -108,15 +108,9 @@ def _place(root: Node, emitted: list[Node], placed: set[Node]) -> None:
     emitted.append(root)
 
 
-# -- remembering what rules left alone -----------------------------------------------------------
-# A rule is a pure function of the node it is given: it sees the node, its arguments and what
-# they are built from, all immutable. So a node a rule table left unchanged once, it leaves
-# unchanged again, in any later graph that holds the same node object. Inside
-# ``remembering_stable_nodes()`` (how the pipeline runs its rounds) each rule table keeps the set
-# of such nodes, and a later walk skips their rules: a round after CSE only re-examines the
-# nodes CSE rebuilt. The set belongs to the rule table *object*, which the scope keeps alive (its
-# id cannot be reused); tables built per call (rules that close over an analysis of one graph)
-# get a fresh set each time, so they never see another graph's answers.
+# -- remembering what rules left alone (rules are pure: see the module docstring) -------------
+# The set of a rule table belongs to the table *object*, which the scope keeps alive (its id
+# cannot be reused); a table built per call gets a fresh set, never another graph's answers.
 _memo = threading.local()
 
 
@@ -135,13 +129,7 @@ def remembering_stable_nodes() -> Iterator[None]:
 
 def _stable_nodes(rules: RuleTable) -> set[Node] | None:
     tables: dict[int, tuple[RuleTable, set[Node]]] | None = getattr(_memo, "tables", None)
-    if tables is None:
-        return None
-    entry = tables.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        entry = (rules, set())
-        tables[id(rules)] = entry
-    return entry[1]
+    return None if tables is None else tables.setdefault(id(rules), (rules, set()))[1]
 
 
 # -- looking at constants ---------------------------------------------------------------------

@@ -30,16 +30,9 @@ once per step (:mod:`graphc.jit.scan`).
 from __future__ import annotations
 
 from graphc import dtypes
+from graphc.jit import emit
 from graphc.jit.abi import PYARRAY_DATA_OFFSET, call_abi
-from graphc.jit.emit import (
-    ITEM_SIZES,
-    LLVM_TYPES,
-    UNOPTIMIZED,
-    FunctionBuilder,
-    Module,
-    Value,
-    literal,
-)
+from graphc.jit.emit import ITEM_SIZES, LLVM_TYPES, FunctionBuilder, Module, Value, literal
 from graphc.jit.kernels import KernelLibrary
 from graphc.jit.plan import SCALAR, Kernel, Layout, Plan
 from graphc.node import Node
@@ -47,9 +40,8 @@ from graphc.ops.base import OPS
 
 # Graphs up to this many instructions are inlined into the entry points.
 INLINE_LIMIT = 200
-# Parts of at least this many instructions are not optimised by LLVM's IR passes (they are still
-# compiled at the requested level): O2 on them costs ~10 us an instruction, the engine's
-# extra parse ~3 us an instruction of the whole module.
+# Parts of at least this many instructions skip LLVM's IR passes (O2 costs ~10 us an instruction
+# there, the engine's extra parse ~3 us an instruction of the whole module).
 UNOPTIMIZED_FROM = 500
 
 
@@ -159,7 +151,7 @@ def _part_attributes(fb: FunctionBuilder, mark: bool = True) -> str:
     (:data:`~graphc.jit.emit.UNOPTIMIZED`; ``mark=False`` where the optimizer does not run); a
     small one would save less than the engine's extra parse of the module costs."""
     large = mark and fb.instructions >= UNOPTIMIZED_FROM
-    return f"noinline {UNOPTIMIZED}" if large else "noinline"
+    return f"noinline {emit.UNOPTIMIZED}" if large else "noinline"
 
 
 def llvm_levels(lowering: dict, opt_level: int) -> tuple[int, int]:
@@ -235,9 +227,7 @@ def emit_module(
         "instructions": instructions,
         "straight_line": inline,  # inlined into the entries; decides the call ABI too
         "ir_passes": ir_passes,  # whether LLVM's IR optimizer runs (llvm_levels)
-        "large_parts": sum(fb.instructions >= UNOPTIMIZED_FROM for fb in parts)
-        if not inline
-        else 0,
+        "large_parts": 0 if inline else sum(fb.instructions >= UNOPTIMIZED_FROM for fb in parts),
     }
     return module.text(), module.external_symbols, stats
 

@@ -70,11 +70,9 @@ def literal(value: object, dtype: str) -> str:
 VECTOR_PREFIX = "gc_vm_"
 
 
-# The attribute of functions LLVM's IR optimizer leaves alone: graphc's straight-line parts, which
-# graphc's own passes have already simplified, folded and CSE'd. O2 found nothing to improve in
-# them (same run time) but cost up to half the compile time: DSE and GVN grow faster than
-# linearly with the workspace stores of a 2000-instruction block. The engine removes the
-# attribute before code generation, which optimises these functions like all others.
+# Marks the functions LLVM's IR optimizer leaves alone (large straight-line parts, already
+# simplified, folded and CSE'd by graphc): O2 improved nothing in them but its DSE and GVN grew
+# superlinearly with their stores. The engine removes it before code generation.
 UNOPTIMIZED = "optnone"
 
 
@@ -94,19 +92,11 @@ class Module:
         self.vector_math = vector_math
         self.call_attributes: dict[str, int] = {}  # scalar symbol -> attribute group
         self.kept_alive: list[str] = []  # vector variants listed in @llvm.compiler.used
-        self._math: dict[tuple[str, str], str] = {}  # (function, dtype) -> symbol
 
     def declare_math(self, function: MathFunction, dtype: str) -> str:
         """Declare ``function`` for ``dtype`` (see ``graphc.ops.libm``); returns the symbol to
         call: the libmvec-backed twin with ``vector_math``, else the LLVM intrinsic where this
         LLVM has it, else glibc's symbol."""
-        key = (function.name, dtype)  # names are unique (graphc.ops.libm.FUNCTIONS)
-        symbol = self._math.get(key)
-        if symbol is None:
-            symbol = self._math[key] = self._declare_math(function, dtype)
-        return symbol
-
-    def _declare_math(self, function: MathFunction, dtype: str) -> str:
         ty = LLVM_TYPES[dtype]
         if self.vector_math and function.vector:
             return self._declare_vector_math(function.libm(dtype), dtype, function.arity)

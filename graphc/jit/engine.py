@@ -234,7 +234,8 @@ def compile_to_object(
     """Parse, verify, optimise and compile IR text for ``target`` (None: this CPU); returns
     (object code, optimised IR, timings). ``opt_level`` is the IR optimizer's (0: none),
     ``codegen_level`` the code generator's (None: ``opt_level``)."""
-    return _compile(ir_text, opt_level, target, codegen_level, jit=True, exported=None)
+    levels = (opt_level, opt_level if codegen_level is None else codegen_level)
+    return _compile(ir_text, levels, target, jit=True, exported=None)
 
 
 def compile_for_export(
@@ -244,20 +245,15 @@ def compile_for_export(
     become internal, and the optimizer deletes those no exported function calls)."""
     if opt_level < 1:
         raise ValueError("internal error: export needs the optimizer (opt_level >= 1)")
-    return _compile(ir_text, opt_level, target, None, jit=False, exported=exported)
+    return _compile(ir_text, (opt_level, opt_level), target, jit=False, exported=exported)
 
 
 def _compile(
-    ir_text: str,
-    opt_level: int,
-    target: dict | None,
-    codegen_level: int | None,
-    jit: bool,
-    exported: set[str] | None,
+    ir_text: str, levels: tuple[int, int], target: dict | None, jit: bool, exported: set[str] | None
 ) -> tuple[bytes, str, dict[str, float]]:
     initialize()
     timings: dict[str, float] = {}
-    codegen_level = opt_level if codegen_level is None else codegen_level
+    opt_level, codegen_level = levels
     with _lock, contextlib.ExitStack() as scope:
         start = time.perf_counter()
         module = _parse_in_own_context(ir_text, scope)
@@ -273,12 +269,7 @@ def _compile(
         module.triple = triple
         module.data_layout = layout
         if opt_level > 0:
-            ir_machine = (
-                machine
-                if opt_level == codegen_level
-                else _target_machine(opt_level, target, jit=jit)
-            )
-            _optimize(module, ir_machine, opt_level)
+            _optimize(module, _target_machine(opt_level, target, jit=jit), opt_level)
         if opt_level > 0 and UNOPTIMIZED in ir_text:
             # Functions left out of the IR optimizer are compiled like the others: drop the
             # mark, and generate code from the text (llvmlite cannot remove an attribute).
