@@ -143,6 +143,12 @@ class Graph:
         return tuple(n.name for n in self.inputs)  # type: ignore[misc]
 
     @cached_property
+    def ops(self) -> frozenset[str]:
+        """The ops of the nodes (not of bodies held by them): lets a pass that concerns some
+        ops only (a rule table, the loop passes) skip a graph without them."""
+        return frozenset([node.op for node in self.nodes])
+
+    @cached_property
     def users(self) -> dict[Node, list[Node]]:
         """For each node, the nodes that use it (in topological order)."""
         result: dict[Node, list[Node]] = {n: [] for n in self.nodes}
@@ -294,16 +300,21 @@ class Graph:
         Float constants are keyed by their bytes, so ``-0.0`` and ``0.0`` differ and nan equals
         nan; the digest does not depend on object identities or the process.
         """
-        index: dict[int, int] = {}
-        digest = hashlib.sha256()
+        index: dict[Node, str] = {}
+        lines = []
         for i, node in enumerate(self.nodes):
-            index[id(node)] = i
-            args = ",".join(str(index[id(a)]) for a in node.args)
-            attrs = ";".join(f"{k}={_hashable(v)}" for k, v in sorted(node.attrs.items()))
-            digest.update(f"{node.op}({args})[{attrs}]{node.dtype}{node.shape}\n".encode())
-        outs = ",".join(str(index[id(o)]) for o in self.outputs)
-        digest.update(f"return {outs} single={self.single_output}".encode())
-        return digest.hexdigest()
+            index[node] = str(i)
+            args = ",".join([index[a] for a in node.args])
+            attrs = (
+                ";".join([f"{k}={_hashable(v)}" for k, v in sorted(node.attrs.items())])
+                if node.attrs
+                else ""
+            )
+            lines.append(f"{node.op}({args})[{attrs}]{node.dtype}{node.shape}\n")
+        outs = ",".join([index[o] for o in self.outputs])
+        lines.append(f"return {outs} single={self.single_output}")
+        # One update with the concatenation: the same digest as one update per line.
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
 
     def to_networkx(self):
         """A ``networkx.DiGraph``: one node per graph node (keyed by its printed name), with

@@ -6,7 +6,9 @@ them only towards the exact value) and returns the very same object when it chan
 "fixpoint reached" is ``new is old``.
 
 The pipeline is an explicit tuple of pass names, run round after round until a whole round
-changes nothing. No registration by import side effect, no priorities.
+changes nothing. No registration by import side effect, no priorities. Rounds after the first
+cost little on large graphs: each rule-based pass remembers the nodes its rules left unchanged
+and only looks at the nodes built since (``passes.rewrite.remembering_stable_nodes``).
 
 Bodies (graphs held by nodes: a ``scan``'s body, a custom derivative's function and rule) are
 optimized by the same passes: :func:`make_pass` maps each pass over the bodies of a graph,
@@ -30,7 +32,7 @@ from passes.dce import dce
 from passes.expand import expand
 from passes.fold_constants import fold_constants
 from passes.hoist import hoist
-from passes.rewrite import map_subgraphs, rewrite
+from passes.rewrite import map_subgraphs, remembering_stable_nodes, rewrite
 from passes.scans import merge_scans, prune_scans
 from passes.simplify import make_rules
 from passes.stabilize import stabilize
@@ -141,7 +143,7 @@ def run(
     """Run ``pipeline`` to a fixpoint; ``on_pass(name, graph)`` sees the graph after each pass."""
     passes = [(name, make_pass(name, unsafe_math)) for name in pipeline]
     stats: list[PassStat] = []
-    with paused_gc():
+    with paused_gc(), remembering_stable_nodes():
         graph, rounds = _run_rounds(graph, passes, stats, on_pass, verify, max_rounds)
     return PipelineResult(graph, tuple(stats), rounds)
 

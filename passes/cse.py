@@ -1,7 +1,8 @@
 """Common subexpression elimination by value numbering.
 
-A node's value number is keyed by its op, the value numbers of its arguments (sorted for
-commutative ops, so ``a + b`` and ``b + a`` merge) and its attributes (constants by dtype, shape
+A node's value number is keyed by its op, the value numbers of its arguments (each stands as
+its representative node, compared by identity; sorted for commutative ops, so ``a + b`` and
+``b + a`` merge) and its attributes (constants by dtype, shape
 and bytes, so equal constants merge and ``0.0`` never merges with ``-0.0``). The first node with
 a key represents all later ones. Inputs never merge: they have distinct names. Merged nodes are
 left as orphans for ``dce``.
@@ -9,37 +10,41 @@ left as orphans for ``dce``.
 
 from __future__ import annotations
 
+from operator import is_not
+
 from graphc.graph import Graph
 from graphc.node import Node
-from graphc.ops.base import OPS, rebuild
+from graphc.ops.base import OPS
 
 
 def cse(graph: Graph) -> Graph:
+    # Keyed by the representatives of the arguments themselves (compared by identity: one
+    # representative per value number), in a canonical order for commutative ops.
     table: dict[tuple, Node] = {}
-    number: dict[Node, int] = {}
-    mapping: dict[Node, Node] = {}
+    replaced: dict[Node, Node] = {}  # node -> its representative, for the nodes that changed
     emitted: list[Node] = []
     commutative = {name for name, opdef in OPS.items() if opdef.commutative}
-    changed = False
     for node in graph.nodes:
-        args = tuple(map(mapping.__getitem__, node.args))
-        arg_numbers = tuple(map(number.__getitem__, args))
-        if node.op in commutative:
-            arg_numbers = tuple(sorted(arg_numbers))
-        key = (node.op, arg_numbers, node.attrs)
+        args = node.args
+        if replaced and args:
+            args = tuple([replaced.get(a, a) for a in args])
+        key_args = tuple(sorted(args, key=id)) if node.op in commutative else args
+        # (Empty attributes as None: hashing an Attrs is a Python-level call.)
+        key = (node.op, key_args, node.attrs or None)
         existing = table.get(key)
         if existing is not None:
-            mapping[node] = existing
-            changed = True
+            replaced[node] = existing
             continue
-        new = rebuild(node, args) if args else node
-        changed |= new is not node
+        new = node
+        if args is not node.args and any(map(is_not, args, node.args)):
+            # The new arguments are structurally identical to the old ones (that is what CSE
+            # merges), so the node keeps its checked shape and dtype: no need to rerun its rule.
+            new = Node(node.op, args, node.attrs, node.shape, node.dtype, node.origin)
+            replaced[node] = new
         table[key] = new
-        number[new] = len(number)
-        mapping[node] = new
         emitted.append(new)
-    if not changed:
+    if not replaced:
         return graph
     return Graph.from_nodes(
-        graph.inputs, [mapping[o] for o in graph.outputs], emitted, graph.single_output
+        graph.inputs, [replaced.get(o, o) for o in graph.outputs], emitted, graph.single_output
     )

@@ -10,11 +10,11 @@ from graphc.graph import Graph
 
 
 def dce(graph: Graph) -> Graph:
-    live = {id(o) for o in graph.outputs}
+    live = set(graph.outputs)  # nodes hash by identity
     for node in reversed(graph.nodes):
-        if id(node) in live:
-            live.update(id(a) for a in node.args)
-    kept = [n for n in graph.nodes if id(n) in live or n.op == "input"]
+        if node in live:
+            live.update(node.args)
+    kept = [n for n in graph.nodes if n in live or n.op == "input"]
     if len(kept) == len(graph.nodes):
         return graph
     return Graph.from_nodes(graph.inputs, graph.outputs, kept, graph.single_output)

@@ -7,18 +7,26 @@ so a node with no rule costs a dict lookup) may return a replacement of the same
 creates are placed before their first user, so the result is topologically ordered; nodes left
 without users stay in the list until ``dce`` erases them. Returns the input graph itself when
 nothing changed, which is how the pipeline detects its fixpoint.
+
+Rules must be pure functions of the node they are given (its op, attributes and the immutable
+subgraph below it): inside :func:`remembering_stable_nodes` (the pipeline's rounds) a rule table
+skips the node objects it already left unchanged, so a round after CSE only re-examines the
+nodes CSE rebuilt. A rule that depends on an analysis of a whole graph (its users ...) belongs
+in a table built for that graph, per call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from operator import is_not
 
 import numpy as np
 
 from graphc.graph import Graph, topological_order
 from graphc.node import Node, origin_stack
-from graphc.ops.base import rebuild
+from graphc.ops.base import OPS, rebuild
 
 Rule = Callable[[Node], "Node | None"]
 RuleTable = Mapping[str, Rule]  # read only: any rule functions of this type
@@ -34,48 +42,94 @@ class RuleError(AssertionError):
 
 def rewrite(graph: Graph, rules: RuleTable) -> Graph:
     """Apply ``rules`` (op name -> rule) to every node, in one walk."""
-    mapping: dict[Node, Node] = {}
+    if rules.keys().isdisjoint(graph.ops):
+        return graph  # no node has a rule: nothing can change
+    stable = _stable_nodes(rules)
+    get_rule = rules.get
+    replaced: dict[Node, Node] = {}  # node -> its replacement, for the nodes that changed
     emitted: list[Node] = []
-    placed: set[Node] = set()
-    changed = False
+    placed: set[Node] | None = None  # what `emitted` holds, kept from the first replacement on
     for node in graph.nodes:
         new = node
         args = node.args
-        if args:
-            new_args = tuple(map(mapping.__getitem__, args))
+        if replaced and args:
+            new_args = tuple([replaced.get(a, a) for a in args])
             if any(map(is_not, new_args, args)):
-                new = rebuild(node, new_args)
-        for _ in range(MAX_REPLACEMENTS_PER_NODE):
-            rule = rules.get(new.op)
-            if rule is None:
-                break
-            origin_stack.append(node.origin)  # what a rule builds inherits the provenance
-            try:
-                replacement = rule(new)
-            finally:
-                origin_stack.pop()
-            if replacement is None or replacement is new:
-                break
-            if replacement.shape != node.shape or replacement.dtype != node.dtype:
-                raise RuleError(f"rewrite of {node!r} returned {replacement!r}: types differ")
-            new = replacement
+                if OPS[node.op].kind == "elementwise":
+                    # Replacements keep their types (checked below) and an elementwise type
+                    # rule reads only types: it would give this node's type again.
+                    new = Node(node.op, new_args, node.attrs, node.shape, node.dtype, node.origin)
+                else:
+                    new = rebuild(node, new_args)
+        rule = get_rule(new.op)
+        if rule is not None and (stable is None or new not in stable):
+            for _ in range(MAX_REPLACEMENTS_PER_NODE):
+                origin_stack.append(node.origin)  # what a rule builds inherits the provenance
+                try:
+                    replacement = rule(new)
+                finally:
+                    origin_stack.pop()
+                if replacement is None or replacement is new:
+                    if stable is not None:
+                        stable.add(new)
+                    break
+                if replacement.shape != node.shape or replacement.dtype != node.dtype:
+                    raise RuleError(f"rewrite of {node!r} returned {replacement!r}: types differ")
+                new = replacement
+                rule = get_rule(new.op)
+                if rule is None or (stable is not None and new in stable):
+                    break
         if new is not node:
-            changed = True
+            replaced[node] = new
+            if placed is None:
+                placed = set(emitted)
             _place(new, emitted, placed)
+        elif placed is None:
+            emitted.append(node)
         elif node not in placed:
             placed.add(node)
             emitted.append(node)
-        mapping[node] = new
-    if not changed:
+    if not replaced:
         return graph
     return Graph.from_nodes(
-        graph.inputs, [mapping[o] for o in graph.outputs], emitted, graph.single_output
+        graph.inputs, [replaced.get(o, o) for o in graph.outputs], emitted, graph.single_output
     )
 
 
 def _place(root: Node, emitted: list[Node], placed: set[Node]) -> None:
     """Append ``root`` and any of its not yet placed dependencies, arguments first."""
-    emitted.extend(topological_order([root], done=placed))
+    if root in placed:
+        return
+    for arg in root.args:
+        if arg not in placed:
+            emitted.extend(topological_order([root], done=placed))
+            return
+    placed.add(root)  # the common case (a rebuilt node): its arguments are all placed
+    emitted.append(root)
+
+
+# -- remembering what rules left alone (rules are pure: see the module docstring) -------------
+# The set of a rule table belongs to the table *object*, which the scope keeps alive (its id
+# cannot be reused); a table built per call gets a fresh set, never another graph's answers.
+_memo = threading.local()
+
+
+@contextmanager
+def remembering_stable_nodes() -> Iterator[None]:
+    """Remember, per rule table, the nodes its rules left unchanged, until the block ends."""
+    previous = getattr(_memo, "tables", None)
+    if previous is None:
+        _memo.tables = {}
+    try:
+        yield
+    finally:
+        if previous is None:
+            _memo.tables = None
+
+
+def _stable_nodes(rules: RuleTable) -> set[Node] | None:
+    tables: dict[int, tuple[RuleTable, set[Node]]] | None = getattr(_memo, "tables", None)
+    return None if tables is None else tables.setdefault(id(rules), (rules, set()))[1]
 
 
 # -- looking at constants ---------------------------------------------------------------------
@@ -129,7 +183,7 @@ def map_subgraphs(graph: Graph, function: Callable[[Graph], Graph]) -> Graph:
     from graphc.ops.base import make
     from graphc.ops.control import SUBGRAPH_OPS
 
-    if not any(node.op in SUBGRAPH_OPS for node in graph.nodes):
+    if graph.ops.isdisjoint(SUBGRAPH_OPS):
         return graph
 
     def rule(node: Node) -> Node | None:

@@ -5,7 +5,9 @@ The module holds:
   (:mod:`graphc.jit.kernels`), called with pointers to where their values are;
 - ``part0 .. partN``: the plan's kernels in order, each part a function of bounded size taking
   one ``noalias`` pointer per input/output buffer, the workspace and one per constant array.
-  Scalar kernels are straight-line code here; loop kernels are calls;
+  Scalar kernels are straight-line code here; loop kernels are calls. A part of at least
+  :data:`UNOPTIMIZED_FROM` instructions skips LLVM's IR optimizer (graphc's passes have done
+  what it would do there) and is then compiled like the rest;
 - ``graph_body``: calls the parts in order;
 - ``graph_call``: the entry for one call from Python, with the arguments of
   :class:`graphc.jit.abi.CallABI`;
@@ -28,6 +30,7 @@ once per step (:mod:`graphc.jit.scan`).
 from __future__ import annotations
 
 from graphc import dtypes
+from graphc.jit import emit
 from graphc.jit.abi import PYARRAY_DATA_OFFSET, call_abi
 from graphc.jit.emit import ITEM_SIZES, LLVM_TYPES, FunctionBuilder, Module, Value, literal
 from graphc.jit.kernels import KernelLibrary
@@ -37,6 +40,9 @@ from graphc.ops.base import OPS
 
 # Graphs up to this many instructions are inlined into the entry points.
 INLINE_LIMIT = 200
+# Parts of at least this many instructions skip LLVM's IR passes (O2 costs ~10 us an instruction
+# there, the engine's extra parse ~3 us an instruction of the whole module).
+UNOPTIMIZED_FROM = 500
 
 
 class PartEmitter:
@@ -140,6 +146,30 @@ class PartEmitter:
             self.define_scalar(kernel.root, result)
 
 
+def _part_attributes(fb: FunctionBuilder, mark: bool = True) -> str:
+    """A part that is not inlined: a large one is left out of LLVM's IR optimizer
+    (:data:`~graphc.jit.emit.UNOPTIMIZED`; ``mark=False`` where the optimizer does not run); a
+    small one would save less than the engine's extra parse of the module costs."""
+    large = mark and fb.instructions >= UNOPTIMIZED_FROM
+    return f"noinline {emit.UNOPTIMIZED}" if large else "noinline"
+
+
+def llvm_levels(lowering: dict, opt_level: int) -> tuple[int, int]:
+    """The levels of LLVM's IR optimizer and of its code generator for a module of
+    :func:`emit_module` (its statistics ``lowering``) compiled at ``opt_level``.
+
+    - No IR optimizer for straight-line code only (``ir_passes`` false; see UNOPTIMIZED).
+    - Code generation at O1 at most when large straight-line parts are most of the work: it is
+      O2's instruction selection and register allocator without the post-RA scheduler, which
+      took 15-20% of the code generator's time on them. Measured the same run time at O1 and
+      O2 on the 10k-node DAG (80 us), its gradient, Helmholtz f+grad (n = 300: 34 us, n =
+      1000: 330 us), its forward Jacobian (n = 15) and the Rosenbrock gradient (n = 1000).
+    """
+    ir_level = opt_level if lowering["ir_passes"] else 0
+    codegen_level = min(opt_level, 1) if lowering["large_parts"] else opt_level
+    return ir_level, codegen_level
+
+
 def emit_module(
     plan: Plan, reassociate: bool = False, vector_math: bool = False
 ) -> tuple[str, set[str], dict]:
@@ -164,9 +194,12 @@ def emit_module(
     # Only straight-line graphs are inlined: a graph with loop kernels gains nothing from a
     # copy per entry (its rows are too big to vectorise across) and costs LLVM three times.
     inline = plan.parts == 1 and instructions <= INLINE_LIMIT and library.calls == 0
+    # A larger graph without loop kernels is straight-line code and entry points that call it:
+    # nothing LLVM's IR optimizer improves (see UNOPTIMIZED), so it does not run at all.
+    ir_passes = inline or library.calls > 0
     library.finish(inline)
     for part, fb in enumerate(parts):
-        attributes = "alwaysinline" if inline else "noinline"
+        attributes = "alwaysinline" if inline else _part_attributes(fb, mark=ir_passes)
         fb.finish(f"define internal void @part{part}({part_params}) {attributes} nounwind")
 
     io_args = [f"ptr %io{k}" for k in range(n_io)]
@@ -193,6 +226,8 @@ def emit_module(
         "kernel_calls": library.calls,
         "instructions": instructions,
         "straight_line": inline,  # inlined into the entries; decides the call ABI too
+        "ir_passes": ir_passes,  # whether LLVM's IR optimizer runs (llvm_levels)
+        "large_parts": 0 if inline else sum(fb.instructions >= UNOPTIMIZED_FROM for fb in parts),
     }
     return module.text(), module.external_symbols, stats
 
@@ -500,7 +535,8 @@ def emit_function(plan: Plan, module: Module, name: str, reassociate: bool = Fal
     attributes = "alwaysinline" if inline else "noinline"
     library.finish(inline)
     for part, fb in enumerate(parts):
-        fb.finish(f"define internal void @{name}_part{part}({params}) {attributes} nounwind")
+        part_attributes = attributes if inline else _part_attributes(fb)
+        fb.finish(f"define internal void @{name}_part{part}({params}) {part_attributes} nounwind")
     args = ", ".join(
         [f"ptr %io{k}" for k in range(n_io)]
         + ["ptr %ws"]

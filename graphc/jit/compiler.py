@@ -155,7 +155,7 @@ def compile(
                 store.discard(key)  # an entry we cannot use: compile afresh and overwrite it
 
     with paused_gc():
-        header, artifacts = _build(graph, options, target, progress)
+        header, artifacts = _build(graph, options, target, progress, keyed=store is not None)
     if store is not None and key is not None:
         with progress.stage("cache_store"):
             store.store(key, header, _to_blobs(artifacts))
@@ -213,19 +213,25 @@ def lower(graph: Graph, options: dict, progress: Progress):
     return optimized, plan, ir_text, symbols, lowering
 
 
-def _build(graph: Graph, options: dict, target: dict, progress: Progress) -> tuple[dict, dict]:
+def _build(
+    graph: Graph, options: dict, target: dict, progress: Progress, keyed: bool = True
+) -> tuple[dict, dict]:
     """The stages from the graph to object code: the header of a cache entry and the artifacts
-    (object code, IR texts, constant arrays) a CompiledFunction is made of."""
+    (object code, IR texts, constant arrays) a CompiledFunction is made of. ``keyed``: the
+    header names the graph's structural hash (what a cache entry is checked against; hashing
+    a 10k-node graph takes 30-50 ms, spent only when the entry is stored)."""
+    from graphc.jit.codegen import llvm_levels
+
     optimized, plan, ir_text, symbols, lowering = lower(graph, options, progress)
+    ir_level, codegen_level = llvm_levels(lowering, options["opt_level"])
     object_code, optimized_ir, llvm_seconds = engine.compile_to_object(
-        ir_text, options["opt_level"], target
+        ir_text, ir_level, target, codegen_level
     )
     for name, seconds in llvm_seconds.items():
         progress.seconds[name] = seconds
         progress.report(f"{name}: {seconds:.3f} s")
     described = [shared_constants.describe(c) for c in plan.constants]
     header = {
-        "graph": graph.structural_hash,
         "workspace_bytes": plan.workspace_bytes,
         "symbols": sorted(symbols | engine.symbols_of_intrinsics(optimized_ir)),
         "target": target,
@@ -241,6 +247,8 @@ def _build(graph: Graph, options: dict, target: dict, progress: Progress) -> tup
         shared_constants.share(meta, _returning(array))
         for meta, array in zip(described, plan.constants)
     ]
+    if keyed:
+        header["graph"] = graph.structural_hash
     artifacts = {
         "object": object_code,
         "ir": ir_text,

@@ -70,6 +70,12 @@ def literal(value: object, dtype: str) -> str:
 VECTOR_PREFIX = "gc_vm_"
 
 
+# Marks the functions LLVM's IR optimizer leaves alone (large straight-line parts, already
+# simplified, folded and CSE'd by graphc): O2 improved nothing in them but its DSE and GVN grew
+# superlinearly with their stores. The engine removes it before code generation.
+UNOPTIMIZED = "optnone"
+
+
 # Loops that contain loops are never unrolled: LLVM fully unrolls a loop of a few iterations
 # around a long inner loop (a (8, 1000) map took eight times as long to compile as a (1, 1000)
 # one) for no gain. One metadata node for all of them keeps identical kernels identical text.

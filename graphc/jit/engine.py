@@ -42,6 +42,8 @@ import llvmlite
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
+from graphc.jit.emit import UNOPTIMIZED
+
 _lock = threading.RLock()
 _state: dict[str, object] = {}
 
@@ -227,11 +229,13 @@ def host_description() -> str:
 
 
 def compile_to_object(
-    ir_text: str, opt_level: int = 2, target: dict | None = None
+    ir_text: str, opt_level: int = 2, target: dict | None = None, codegen_level: int | None = None
 ) -> tuple[bytes, str, dict[str, float]]:
     """Parse, verify, optimise and compile IR text for ``target`` (None: this CPU); returns
-    (object code, optimised IR, timings)."""
-    return _compile(ir_text, opt_level, target, jit=True, exported=None)
+    (object code, optimised IR, timings). ``opt_level`` is the IR optimizer's (0: none),
+    ``codegen_level`` the code generator's (None: ``opt_level``)."""
+    levels = (opt_level, opt_level if codegen_level is None else codegen_level)
+    return _compile(ir_text, levels, target, jit=True, exported=None)
 
 
 def compile_for_export(
@@ -241,14 +245,15 @@ def compile_for_export(
     become internal, and the optimizer deletes those no exported function calls)."""
     if opt_level < 1:
         raise ValueError("internal error: export needs the optimizer (opt_level >= 1)")
-    return _compile(ir_text, opt_level, target, jit=False, exported=exported)
+    return _compile(ir_text, (opt_level, opt_level), target, jit=False, exported=exported)
 
 
 def _compile(
-    ir_text: str, opt_level: int, target: dict | None, jit: bool, exported: set[str] | None
+    ir_text: str, levels: tuple[int, int], target: dict | None, jit: bool, exported: set[str] | None
 ) -> tuple[bytes, str, dict[str, float]]:
     initialize()
     timings: dict[str, float] = {}
+    opt_level, codegen_level = levels
     with _lock, contextlib.ExitStack() as scope:
         start = time.perf_counter()
         module = _parse_in_own_context(ir_text, scope)
@@ -258,18 +263,44 @@ def _compile(
         timings["llvm_parse"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        machine = _target_machine(opt_level, target, jit=jit)
-        module.triple = (target or host_target())["triple"]
-        module.data_layout = str(machine.target_data)
+        machine = _target_machine(codegen_level, target, jit=jit)
+        triple = (target or host_target())["triple"]
+        layout = str(machine.target_data)
+        module.triple = triple
+        module.data_layout = layout
         if opt_level > 0:
-            _optimize(module, machine, opt_level)
-        optimized = str(module)
+            _optimize(module, _target_machine(opt_level, target, jit=jit), opt_level)
+        if opt_level > 0 and UNOPTIMIZED in ir_text:
+            # Functions left out of the IR optimizer are compiled like the others: drop the
+            # mark, and generate code from the text (llvmlite cannot remove an attribute).
+            optimized = _drop_unoptimized_mark(str(module))
+            module = _parse_in_own_context(optimized, scope)
+            module.triple = triple
+            module.data_layout = layout
+        elif opt_level > 0 or exported is not None:
+            optimized = str(module)
+        else:  # nothing changed the module: its text is the input's (printing it takes time)
+            optimized = f'target datalayout = "{layout}"\ntarget triple = "{triple}"\n\n{ir_text}'
         timings["llvm_optimize"] = time.perf_counter() - start
 
         start = time.perf_counter()
         code = machine.emit_object(module)
         timings["codegen"] = time.perf_counter() - start
     return bytes(code), optimized, timings
+
+
+# ``optnone`` (emit.UNOPTIMIZED) keeps a function out of LLVM's IR optimizer; to LLVM it also
+# means O0 code generation (FastISel, no machine-level optimisation), so it is removed from the
+# optimised IR before code generation.
+_ATTRIBUTE_GROUP = re.compile(
+    r"^((?:attributes #\d+ = \{|; Function Attrs:)[^\n]*?) optnone\b", re.MULTILINE
+)
+
+
+def _drop_unoptimized_mark(ir_text: str) -> str:
+    """``ir_text`` (as LLVM prints a module: function attributes in ``attributes #k`` groups,
+    repeated in a comment above each function) without the ``optnone`` attribute."""
+    return _ATTRIBUTE_GROUP.sub(r"\1", ir_text)
 
 
 def _internalize(module, exported: set[str]) -> None:

@@ -293,7 +293,12 @@ class CompiledFunction:
         positional = "".join(f"{p}=gc_missing, " for p in params)
         header = f"def __call__(gc_self, {positional}/, **gc_kw):"
         source = "\n".join([header, *lines]) + "\n"
-        exec(compile(source, f"<graphc call {self.graph.structural_hash[:12]}>", "exec"), env)
+        # (Named after the signature, not the structural hash: hashing a large graph costs more
+        # than the rest of this constructor.)
+        name = (
+            f"<graphc call of {len(self.graph.inputs)} inputs, {len(self.graph.outputs)} outputs>"
+        )
+        exec(compile(source, name, "exec"), env)
         self._call_source = source
         # A class per function, so `fn(...)` reaches the generated code with no extra frame (a
         # subclass of CompiledFunction, which mypy cannot see through the metaclass call).

@@ -1,0 +1,89 @@
+"""How much of LLVM a compiled graph goes through (``graphc.jit.codegen.llvm_levels``), and that
+each tier computes what the evaluator does.
+
+- small graphs: the IR optimizer and code generation at the requested level, nothing marked;
+- large straight-line graphs (no loop kernels): no IR optimizer at all, code generation at O1;
+- graphs with loop kernels and large straight-line parts: the IR optimizer for all but those
+  parts (``optnone`` in the IR graphc writes, gone from the IR that is compiled).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.jit import engine
+from graphc.jit.codegen import UNOPTIMIZED_FROM, llvm_levels
+
+
+def _chain(start: gc.Node, other: gc.Node, length: int) -> gc.Node:
+    value = start
+    for k in range(length):
+        value = gc.sin(value) * other + 0.25 if k % 2 else gc.tanh(value + other) * 0.5
+    return value
+
+
+def _check(graph: gc.Graph, args: list) -> gc.CompiledFunction:
+    fn = gc.compile(graph, cache=False)
+    got, want = fn(*args), gc.evaluate(graph, *args)
+    for g, w in zip(
+        got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)
+    ):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-12)
+    return fn
+
+
+def test_a_small_graph_goes_through_the_whole_optimizer():
+    x = gc.scalar("x")
+    fn = _check(gc.Graph([x], gc.sin(x) * x + 1.0), [0.3])
+    assert fn.stats["ir_passes"] and fn.stats["large_parts"] == 0
+    assert "optnone" not in fn.llvm_ir
+    assert llvm_levels(fn.stats, 2) == (2, 2)
+
+
+def test_a_large_straight_line_graph_skips_the_ir_optimizer():
+    x, y = gc.scalar("x"), gc.scalar("y")
+    out = _chain(x, y, 2 * UNOPTIMIZED_FROM)
+    graph = gc.Graph([x, y], [out, *gc.grad(out, [x, y])])
+    fn = _check(graph, [0.7, 0.9])
+    assert not fn.stats["ir_passes"] and fn.stats["large_parts"] >= 1
+    assert "optnone" not in fn.llvm_ir  # nothing to keep out of an optimizer that does not run
+    assert llvm_levels(fn.stats, 2) == (0, 1) and llvm_levels(fn.stats, 0) == (0, 0)
+    rows = np.array([[0.7, 0.9], [0.1, -0.4], [1.5, 0.2]])
+    batched = fn.batch(rows[:, 0], rows[:, 1])
+    for k, row in enumerate(rows):
+        for got, want in zip(batched, gc.evaluate(graph, *row)):
+            np.testing.assert_allclose(got[k], want, rtol=1e-12)
+
+
+def test_large_parts_beside_loop_kernels_are_kept_out_of_the_ir_optimizer_only():
+    v = gc.vector("v", 64)
+    s = gc.scalar("s")
+    total = gc.sum(gc.exp(v) * s)  # a loop kernel
+    out = _chain(total * 1e-3, s, UNOPTIMIZED_FROM + 100)  # one large part of scalar code
+    graph = gc.Graph([v, s], [out, gc.grad(out, v)])
+    fn = _check(graph, [np.linspace(-1.0, 1.0, 64), 0.3])
+    assert fn.stats["ir_passes"] and fn.stats["large_parts"] >= 1
+    assert "optnone" in fn.llvm_ir
+    assert "optnone" not in fn.optimized_ir  # compiled like every other function
+    assert llvm_levels(fn.stats, 2) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        "attributes #1 = { noinline nounwind optnone }",
+        "attributes #1 = { optnone noinline nounwind }",
+        'attributes #1 = { noinline optnone nounwind "frame-pointer"="none" }',
+    ],
+)
+def test_the_mark_is_dropped_from_attribute_groups_only(group):
+    comment = "; Function Attrs: noinline nounwind optnone"
+    text = f"{comment}\ndefine void @optnone_named() #1 {{\n  ret void\n}}\n\n{group}\n"
+    dropped = engine._drop_unoptimized_mark(text)
+    assert "@optnone_named" in dropped
+    assert dropped.splitlines()[0] == "; Function Attrs: noinline nounwind"
+    assert dropped.splitlines()[-1].replace(" ", "") == group.replace(" optnone", "").replace(
+        " ", ""
+    )
