@@ -22,9 +22,9 @@ BUDGETS: dict[str, tuple[str, int]] = {
     # the fuzzer is a tool, not the library: its own budget so it cannot hide growth elsewhere
     "graphc/fuzz.py": ("graphc/fuzz.py", 3_000),
     "graphc/ops": ("graphc/ops/*.py", 5_900),
-    "graphc/jit": ("graphc/jit/*.py", 4_800),
+    "graphc/jit": ("graphc/jit/*.py", 4_830),
     "trace": ("graphc/trace*.py", 720),
-    "passes": ("passes/*.py", 1_440),
+    "passes": ("passes/*.py", 1_450),
 }
 
 

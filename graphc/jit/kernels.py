@@ -460,6 +460,7 @@ class KernelEmitter:
         elif (
             1 < n <= TILE_COLUMNS
             and (n <= TILE_ALWAYS or sb[1] != 1 or m >= k)
+            and sc[1] == 1
             and dtype in dtypes.FLOATS
             and a.dtype == b.dtype == dtype
             and not constant
@@ -529,16 +530,8 @@ class KernelEmitter:
                         for (col, width), slot in zip(chunks, row_slots):
                             vtype = f"<{width} x {scalar_type}>"
                             tile_row = fb.instr(dtype, f"load {vtype}, ptr {slot}").text
-                            if sc[1] == 1:
-                                target = out_pointer(i, col)
-                                align = ITEM_SIZES[dtype]
-                                fb.emit(f"store {vtype} {tile_row}, ptr {target}, align {align}")
-                                continue
-                            for lane in range(width):
-                                lane_value = fb.instr(
-                                    dtype, f"extractelement {vtype} {tile_row}, i32 {lane}"
-                                )
-                                fb.store(lane_value, out_pointer(i, col + lane))
+                            target, align = out_pointer(i, col), ITEM_SIZES[dtype]
+                            fb.emit(f"store {vtype} {tile_row}, ptr {target}, align {align}")
         elif n > 1 and sb[1] == 1:
             # Rows of B are contiguous: C[i, :] += A[i, kk] * B[kk, :], vectorisable along j.
             # Register blocking: four rows of C at a time share each row of B they read, and
