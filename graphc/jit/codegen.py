@@ -179,17 +179,7 @@ def emit_module(
     n_io = plan.n_inputs + plan.n_outputs
     n_const = len(plan.constants)
     io_params = [f"ptr noalias %io{k}" for k in range(n_io)]
-    const_params = [f"ptr noalias %cst{k}" for k in range(n_const)]
-    part_params = ", ".join(io_params + ["ptr noalias %ws"] + const_params)
-    by_part: list[list[Kernel]] = [[] for _ in range(plan.parts)]
-    for kernel in plan.kernels:
-        by_part[kernel.part].append(kernel)
-    parts = []
-    for kernels in by_part:
-        emitter = PartEmitter(plan, module, library)
-        for kernel in kernels:
-            emitter.emit(kernel)
-        parts.append(emitter.fb)
+    part_params, parts = _emit_parts(plan, module, library)
     instructions = library.instructions + sum(fb.instructions for fb in parts)
     # Only straight-line graphs are inlined: a graph with loop kernels gains nothing from a
     # copy per entry (its rows are too big to vectorise across) and costs LLVM three times.
@@ -511,14 +501,12 @@ def _llvm_bytes(data: bytes) -> str:
     return text.tobytes().decode("ascii")
 
 
-def emit_function(plan: Plan, module: Module, name: str, reassociate: bool = False) -> int:
-    """The plan's graph as ``@name(ptr io0, ..., ptr ws, ptr cst0, ...)`` in ``module``: one
-    pointer per input and output (scalars too, by address), the workspace, then one pointer per
-    constant array of the plan. Inlined into its callers when it is small (the rule of the
-    entry points). Returns the number of instructions emitted."""
-    library = KernelLibrary(plan, module, reassociate, prefix=f"{name}_")
-    n_io = plan.n_inputs + plan.n_outputs
-    io_params = [f"ptr noalias %io{k}" for k in range(n_io)]
+def _emit_parts(
+    plan: Plan, module: Module, library: KernelLibrary
+) -> tuple[str, list[FunctionBuilder]]:
+    """The plan's kernels emitted part by part (bodies not yet finished), and the parameter
+    list every part takes: one pointer per input and output, the workspace, one per constant."""
+    io_params = [f"ptr noalias %io{k}" for k in range(plan.n_inputs + plan.n_outputs)]
     const_params = [f"ptr noalias %cst{k}" for k in range(len(plan.constants))]
     params = ", ".join(io_params + ["ptr noalias %ws"] + const_params)
     by_part: list[list[Kernel]] = [[] for _ in range(plan.parts)]
@@ -530,6 +518,17 @@ def emit_function(plan: Plan, module: Module, name: str, reassociate: bool = Fal
         for kernel in kernels:
             emitter.emit(kernel)
         parts.append(emitter.fb)
+    return params, parts
+
+
+def emit_function(plan: Plan, module: Module, name: str, reassociate: bool = False) -> int:
+    """The plan's graph as ``@name(ptr io0, ..., ptr ws, ptr cst0, ...)`` in ``module``: one
+    pointer per input and output (scalars too, by address), the workspace, then one pointer per
+    constant array of the plan. Inlined into its callers when it is small (the rule of the
+    entry points). Returns the number of instructions emitted."""
+    library = KernelLibrary(plan, module, reassociate, prefix=f"{name}_")
+    n_io = plan.n_inputs + plan.n_outputs
+    params, parts = _emit_parts(plan, module, library)
     instructions = library.instructions + sum(fb.instructions for fb in parts)
     inline = plan.parts == 1 and instructions <= INLINE_LIMIT
     attributes = "alwaysinline" if inline else "noinline"
