@@ -101,7 +101,7 @@ from graphc.jit import plan as plan_module
 from graphc.node import NO_ATTRS, Attrs, Node
 from graphc.ops.base import OPS, arity, make, rebuild
 from graphc.ops.sparse import sparse_gather
-from passes.rewrite import rewrite, splat
+from passes.rewrite import map_subgraphs, rewrite, splat
 from passes.simplify import make_rules
 from passes.stabilize import stabilize_rule
 
@@ -1268,19 +1268,23 @@ def optimizer_steps(graph: Graph) -> tuple[list[Step], Graph]:
         for name in passes.DEFAULT_PIPELINE:
             sites: list[tuple[Node, Node, str]] = []
             fold_hits: list = []
+            # As the driver does (passes.make_pass), each rule pass runs inside bodies first;
+            # the sites checked are the top level's (their values come from its evaluation).
             if name == "simplify":
                 kind = lambda n: "pow" if _pow_caveat(n) else None  # noqa: E731
-                after = rewrite(graph, _instrument(simplify_rules, kind, False, sites))
-                exact = rewrite(graph, _instrument(simplify_rules, kind, True, []))
-            elif name == "stabilize":
-                after = rewrite(
-                    graph, _instrument(stabilize_rules, lambda n: "stabilize", False, sites)
+                exact_rules = _instrument(simplify_rules, kind, True, [])
+                after = _rewrite_deep(
+                    graph, _instrument(simplify_rules, kind, False, sites), simplify_rules
                 )
+                exact = _rewrite_deep(graph, exact_rules, exact_rules)
+            elif name == "stabilize":
+                instrumented = _instrument(stabilize_rules, lambda n: "stabilize", False, sites)
+                after = _rewrite_deep(graph, instrumented, stabilize_rules)
                 exact = graph
             elif name == "fold_constants":
                 # fold_constants' own table (private: which ops it never folds is its business).
                 table = {op: _watch(rule, fold_hits) for op, rule in fold_module._RULES.items()}
-                after = exact = rewrite(graph, table)
+                after = exact = _rewrite_deep(graph, table, table)
             else:
                 after = exact = passes.make_pass(name)(graph)
             if after is not graph:
@@ -1290,6 +1294,15 @@ def optimizer_steps(graph: Graph) -> tuple[list[Step], Graph]:
         if not changed:
             break
     return steps, graph
+
+
+def _rewrite_deep(graph: Graph, rules: dict, body_rules: dict) -> Graph:
+    """``rewrite(graph, rules)`` after ``body_rules`` rewrote the bodies nodes hold."""
+
+    def in_body(body: Graph) -> Graph:
+        return rewrite(map_subgraphs(body, in_body), body_rules)
+
+    return rewrite(map_subgraphs(graph, in_body), rules)
 
 
 def _watch(rule, hits: list):
