@@ -1936,15 +1936,35 @@ def rule_checks(ctx: Context, case: Case, limit: int = 24) -> list[Finding]:
     return findings
 
 
+# Where an op's derivative is infinite (a vertical tangent): finite differences across the
+# point give a large finite number, the rule +-inf (and nan where infinities of both signs meet).
+INFINITE_DERIVATIVE_AT = {
+    "sqrt": (0.0,),
+    "cbrt": (0.0,),
+    "arcsin": (-1.0, 1.0),
+    "arccos": (-1.0, 1.0),
+    "arctanh": (-1.0, 1.0),
+    "arccosh": (1.0,),
+}
+
+
 def _unresolvable(node: Node, values: Sequence[np.ndarray]) -> bool:
     """Points where finite differences of one op are no oracle: a subnormal argument (the step
-    is larger than the value, across a singularity at 0: log, gammaln), a negative base of pow
-    (its exponent partial is nan by convention), a remainder by a divisor smaller than the step
-    (jumps everywhere within it)."""
+    is larger than the value, across a singularity at 0: log, gammaln), a vertical tangent
+    (INFINITE_DERIVATIVE_AT), a divisor whose partial a/b^2 is past float64 (the step crosses
+    the pole), a negative base of pow (its exponent partial is nan by convention), a remainder
+    by a divisor smaller than the step (jumps everywhere within it)."""
     floats = [v for v in values if v.dtype.kind == "f"]
     with np.errstate(all="ignore"):
         if any(np.any((v != 0) & (np.abs(v) < 1e-290)) for v in floats):
             return node.op != "div"  # div's tiny divisors are checked (div_vjp_overflow)
+        if node.op in INFINITE_DERIVATIVE_AT and floats:
+            if np.any(np.isin(floats[0], INFINITE_DERIVATIVE_AT[node.op])):
+                return True
+        if node.op == "div" and len(floats) == 2:
+            a, b = (np.asarray(v, dtype=np.float64) for v in floats)
+            if np.any(np.isinf(a / (b * b)) & np.isfinite(a) & (a != 0)):
+                return True
         if node.op == "pow" and np.any(np.asarray(values[0], dtype=np.float64) < 0):
             return True
         if node.op in ("remainder", "fmod"):

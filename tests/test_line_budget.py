@@ -20,7 +20,7 @@ BUDGETS: dict[str, tuple[str, int]] = {
     # the front half: nodes, DSL, graph, autodiff, evaluator, transforms, numpy's functions
     "graphc core": ("graphc/*.py", 6_600),
     # the fuzzer is a tool, not the library: its own budget so it cannot hide growth elsewhere
-    "graphc/fuzz.py": ("graphc/fuzz.py", 3_000),
+    "graphc/fuzz.py": ("graphc/fuzz.py", 3_050),
     "graphc/ops": ("graphc/ops/*.py", 5_900),
     "graphc/jit": ("graphc/jit/*.py", 4_830),
     "trace": ("graphc/trace*.py", 720),
