@@ -294,3 +294,25 @@ def random_graphs(
             value = np.where(mask, rng.choice(SPECIAL_VALUES, node.shape), value)
         args.append(np.asarray(value, dtype=np.float64))
     return graph, args
+
+
+def block_model(n: int, d: int, K: int, seed: int = 0):
+    """The compile-time issue's model: K blocks of matrix work on an (n, d) data constant,
+    ``loss = sum(logsumexp(stack([sum(Y_k * Y_k, 1)], 1), 1))`` with ``Y_k = Z exp(q_k) +
+    Z L_k^T``, ``Z = X - mu_k`` (benchmarks/problems/blocks.py times the same model). Returns
+    the inputs (mu, q, L), the loss and parameter values drawn small (0.1 standard normal)."""
+    rng = np.random.default_rng(seed)
+    X = gc.constant(rng.standard_normal((n, d)))
+    mu, q, L = gc.matrix("mu", (K, d)), gc.vector("q", K), gc.tensor("L", (K, d, d))
+    terms = []
+    for k in range(K):
+        Z = X - mu[k]
+        Y = Z * gc.exp(q[k]) + Z @ L[k].T
+        terms.append(gc.sum(Y * Y, axis=1))
+    loss = gc.sum(gc.logsumexp(gc.stack(terms, axis=1), axis=1))
+    values = (
+        rng.standard_normal((K, d)) * 0.1,
+        rng.standard_normal(K) * 0.1,
+        rng.standard_normal((K, d, d)) * 0.1,
+    )
+    return (mu, q, L), loss, values

@@ -11,31 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import function_of, numeric_vjp
+from helpers import block_model, function_of, numeric_vjp
 
 import graphc as gc
 import passes
 from graphc import dsl
 from graphc.jit.plan import make_plan
 from graphc.ops.cotangent_sums import summed
-
-
-def block_model(n: int, d: int, K: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    X = gc.constant(rng.standard_normal((n, d)))
-    mu, q, L = gc.matrix("mu", (K, d)), gc.vector("q", K), gc.tensor("L", (K, d, d))
-    terms = []
-    for k in range(K):
-        Z = X - mu[k]
-        Y = Z * gc.exp(q[k]) + Z @ L[k].T
-        terms.append(gc.sum(Y * Y, axis=1))
-    loss = gc.sum(gc.logsumexp(gc.stack(terms, axis=1), axis=1))
-    values = (
-        rng.standard_normal((K, d)) * 0.1,
-        rng.standard_normal(K) * 0.1,
-        rng.standard_normal((K, d, d)) * 0.1,
-    )
-    return (mu, q, L), loss, values
 
 
 def test_block_model_gradient_has_no_extra_row_products():

@@ -9,27 +9,14 @@ compiled model agrees with the evaluator.
 from __future__ import annotations
 
 import numpy as np
+from helpers import block_model
 
 import graphc as gc
 
 
 def blocks(K: int, d: int = 3, n: int = 40):
-    rng = np.random.default_rng(0)
-    X = gc.constant(rng.standard_normal((n, d)))
-    mu, q, L = gc.matrix("mu", (K, d)), gc.vector("q", K), gc.tensor("L", (K, d, d))
-    terms = []
-    for k in range(K):
-        Z = X - mu[k]
-        Y = Z * gc.exp(q[k]) + Z @ L[k].T
-        terms.append(gc.sum(Y * Y, axis=1))
-    loss = gc.sum(gc.logsumexp(gc.stack(terms, axis=1), axis=1))
-    graph = gc.Graph([mu, q, L], [loss, *gc.grad(loss, [mu, q, L])])
-    args = (
-        rng.standard_normal((K, d)),
-        rng.standard_normal(K) * 0.1,
-        rng.standard_normal((K, d, d)),
-    )
-    return graph, args
+    (mu, q, L), loss, args = block_model(n, d, K)
+    return gc.Graph([mu, q, L], [loss, *gc.grad(loss, [mu, q, L])]), args
 
 
 def test_kernels_of_repeated_blocks_are_emitted_once():
