@@ -22,7 +22,7 @@ import numpy as np
 from graphc import dtypes
 from graphc.node import Attrs, ConstValue, Node, current_origin
 from graphc.ops.base import make
-from graphc.shapes import as_shape, fmt, normalize_axes, normalize_axis
+from graphc.shapes import as_shape, fmt, full_index, normalize_axes, normalize_axis
 
 # -- inputs and constants ---------------------------------------------------------------------
 
@@ -434,20 +434,7 @@ def index(x: Node, key: object) -> Node:
         from graphc.functions import advanced_index  # functions builds on this module
 
         return advanced_index(x, key)
-    used = builtins.sum(1 for k in items if k is not None and k is not Ellipsis)
-    if used > x.ndim:
-        raise IndexError(f"index: too many indices ({used}) for shape {fmt(x.shape)}")
-    if builtins.sum(1 for k in items if k is Ellipsis) > 1:
-        raise IndexError("index: an index can only have a single ellipsis ('...')")
-    expanded: list[object] = []
-    for item in items:
-        if item is Ellipsis:
-            expanded.extend([builtins.slice(None)] * (x.ndim - used))
-        else:
-            expanded.append(item)
-    expanded.extend(
-        [builtins.slice(None)] * (x.ndim - builtins.sum(1 for k in expanded if k is not None))
-    )
+    expanded = full_index(items, x.shape, "index")
 
     spec, out_shape, axis = [], [], 0
     for item in expanded:

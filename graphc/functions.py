@@ -31,7 +31,7 @@ from graphc.node import Node
 from graphc.ops import cumulative as _cumulative
 from graphc.ops import indexing as _indexing
 from graphc.ops.base import make
-from graphc.shapes import broadcast, fmt, normalize_axes, normalize_axis
+from graphc.shapes import broadcast, fmt, full_index, normalize_axes, normalize_axis
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -211,18 +211,7 @@ def advanced_index(x: Node, key: object) -> Node:
             expanded.extend(np.nonzero(mask) if mask.ndim else [np.nonzero(mask)[0]])
         else:
             expanded.append(item)
-    consumed = builtins.sum(1 for k in expanded if k is not None and k is not Ellipsis)
-    if consumed > x.ndim:
-        raise IndexError(f"indexing: too many indices ({consumed}) for shape {fmt(x.shape)}")
-    if builtins.sum(1 for k in expanded if k is Ellipsis) > 1:
-        raise IndexError("indexing: an index can only have a single ellipsis ('...')")
-    full: list[object] = []
-    for item in expanded:
-        if item is Ellipsis:
-            full.extend([slice(None)] * (x.ndim - consumed))
-        else:
-            full.append(item)
-    full.extend([slice(None)] * (x.ndim - builtins.sum(1 for k in full if k is not None)))
+    full = full_index(expanded, x.shape, "indexing")
 
     spec, shape, arrays = [], [], []  # arrays: (axis of the sliced array, index node)
     axis = 0

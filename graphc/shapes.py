@@ -13,7 +13,7 @@ element count would wrap around in the native loops and give a silent wrong answ
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 Shape = tuple[int, ...]
 
@@ -137,3 +137,21 @@ def contiguous_strides(shape: Shape) -> tuple[int, ...]:
         strides.append(step)
         step *= dim
     return tuple(reversed(strides))
+
+
+def full_index(items: Sequence[object], shape: tuple[int, ...], op: str) -> list[object]:
+    """``items`` of an index with its ``...`` expanded and full slices appended, so that every
+    axis of ``shape`` has an item (``None`` items add axes); ``op`` names the caller in errors."""
+    used = sum(1 for k in items if k is not None and k is not Ellipsis)
+    if used > len(shape):
+        raise IndexError(f"{op}: too many indices ({used}) for shape {fmt(shape)}")
+    if sum(1 for k in items if k is Ellipsis) > 1:
+        raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
+    expanded: list[object] = []
+    for item in items:
+        if item is Ellipsis:
+            expanded.extend([slice(None)] * (len(shape) - used))
+        else:
+            expanded.append(item)
+    missing = len(shape) - sum(1 for k in expanded if k is not None)
+    return expanded + [slice(None)] * missing
