@@ -45,7 +45,14 @@ from graphc.node import Attrs, Node
 from graphc.ops.base import is_differentiable, make
 from graphc.ops.control import layout_of
 from graphc.shapes import fmt, size
-from graphc.subgraph import close_over, describe, flatten, placeholder, unflatten
+from graphc.subgraph import (
+    batched_placeholders,
+    close_over,
+    describe,
+    flatten,
+    placeholder,
+    unflatten,
+)
 
 __all__ = ["scan", "scan_jvp", "scan_vjp"]
 
@@ -733,14 +740,7 @@ def batch_body(body: Graph, n_carry: int, batched: list[bool], size_b: int):
     and, per per-step output, whether it is batched."""
     from graphc.batching import batch_nodes, materialize, moveaxis
 
-    inputs, sources = [], []
-    for inp, is_batched in zip(body.inputs, batched):
-        if is_batched:
-            stand_in = placeholder(str(inp.name), (size_b, *inp.shape), inp.dtype)
-            sources.append((inp, stand_in, 0))
-            inputs.append(stand_in)
-        else:
-            inputs.append(inp)
+    inputs, sources = batched_placeholders(body.inputs, batched, size_b)
     results = batch_nodes(body.outputs, sources)
     outputs = []
     for i, (out, axis) in enumerate(results):

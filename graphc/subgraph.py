@@ -35,6 +35,24 @@ def placeholder(name: str, shape: tuple[int, ...], dtype: str) -> Node:
     return make("input", (), Attrs(name=name, shape=tuple(shape), dtype=dtype))
 
 
+def batched_placeholders(
+    inputs: Sequence[Node], batched: Sequence[bool], size_b: int
+) -> tuple[list[Node], list[tuple[Node, Node, int]]]:
+    """A body's inputs for a batch of ``size_b``: each batched one replaced by a placeholder
+    with the batch first. Returns the new inputs and the ``(input, placeholder, 0)`` sources
+    :func:`graphc.batching.batch_nodes` takes."""
+    made: list[Node] = []
+    sources: list[tuple[Node, Node, int]] = []
+    for inp, is_batched in zip(inputs, batched):
+        if is_batched:
+            new = placeholder(str(inp.name), (size_b, *inp.shape), inp.dtype)
+            sources.append((inp, new, 0))
+            made.append(new)
+        else:
+            made.append(inp)
+    return made, sources
+
+
 @dataclass(frozen=True)
 class Closure:
     graph: Graph  # inputs: the placeholders, then one per closed-over node

@@ -435,26 +435,15 @@ def _custom_batch(node, args, axes):
     output's batch first), so the batched node keeps the user's rule."""
     from graphc import dsl
     from graphc.batching import batch_nodes, batch_size, materialize
-    from graphc.subgraph import placeholder
+    from graphc.subgraph import batched_placeholders
 
     size_b = batch_size(args, axes)
     n = node.attrs["n_inputs"]
     new_args = tuple(a if ax is None else materialize(a, ax, size_b) for a, ax in zip(args, axes))
     fun = node.attrs["fun"]
 
-    def stand_ins(inputs, batched):
-        made, sources = [], []
-        for inp, is_batched in zip(inputs, batched):
-            if is_batched:
-                new = placeholder(str(inp.name), (size_b, *inp.shape), inp.dtype)
-                sources.append((inp, new, 0))
-                made.append(new)
-            else:
-                made.append(inp)
-        return made, sources
-
     batched = [ax is not None for ax in axes]
-    inputs, sources = stand_ins(fun.inputs, batched)
+    inputs, sources = batched_placeholders(fun.inputs, batched, size_b)
     ((out, axis),) = batch_nodes(fun.outputs, sources)
     new_fun = Graph(inputs, materialize(out, axis, size_b))
     rule = node.attrs["rule"]
@@ -465,7 +454,9 @@ def _custom_batch(node, args, axes):
             seeds_batched = [True] * len(seeds)
         else:  # a tangent per input, batched as its input
             seeds_batched = batched[:n]
-        rule_inputs, rule_sources = stand_ins(rule.inputs, [*batched, True, *seeds_batched])
+        rule_inputs, rule_sources = batched_placeholders(
+            rule.inputs, [*batched, True, *seeds_batched], size_b
+        )
         results = batch_nodes(rule.outputs, rule_sources)
         outputs = []
         for k, (value, ax) in enumerate(results):
