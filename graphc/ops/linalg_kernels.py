@@ -177,8 +177,15 @@ def steps(fb, lo: Index, hi: Index, n: int, down: bool = False) -> Iterator[Inde
     return span(fb, lo, hi)
 
 
-def _block_width(n: int) -> int:
-    return BLOCK if n >= BLOCKED_FROM else 1
+def _in_blocks(fb, out: _Matrix, n: int, block) -> None:
+    """``block(fb, out, n, k0, width)`` over the ``n`` steps of a factorisation: steps of
+    ``BLOCK`` from ``BLOCKED_FROM`` on (one at a time below), then the remainder."""
+    width = BLOCK if n >= BLOCKED_FROM else 1
+    full, rest = divmod(n, width)
+    for b in steps(fb, 0, full, n):
+        block(fb, out, n, _times(fb, b, width), width)
+    if rest:
+        block(fb, out, n, full * width, rest)
 
 
 def _sum(fb, a: Index, b: Index) -> Index:
@@ -277,12 +284,7 @@ def lower_lu_factor(em, kernel) -> None:
     for base in entries(em, node, 2, [(a, 2)]):
         out = _Matrix(em, node, 2, base[node])
         _copy(fb, _Matrix(em, a, 2, base[a]), out, n, n)
-        width = _block_width(n)
-        full, rest = divmod(n, width)
-        for b in steps(fb, 0, full, n):
-            _lu_block(fb, out, n, _times(fb, b, width), width)
-        if rest:
-            _lu_block(fb, out, n, full * width, rest)
+        _in_blocks(fb, out, n, _lu_block)
 
 
 def _lu_block(fb, out: _Matrix, n: int, k0: Index, width: int) -> None:
@@ -384,12 +386,7 @@ def lower_cholesky(em, kernel) -> None:
     for base in entries(em, node, 2, [(a, 2)]):
         out = _Matrix(em, node, 2, base[node])
         _copy(fb, _Matrix(em, a, 2, base[a]), out, n, n)
-        width = _block_width(n)
-        full, rest = divmod(n, width)
-        for b in steps(fb, 0, full, n):
-            _cholesky_block(fb, out, n, _times(fb, b, width), width)
-        if rest:
-            _cholesky_block(fb, out, n, full * width, rest)
+        _in_blocks(fb, out, n, _cholesky_block)
         for i in steps(fb, 0, n, n):
             for j in span(fb, _add(fb, i, 1), n):
                 out.store(zero, i, j)
