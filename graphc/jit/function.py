@@ -276,20 +276,19 @@ class CompiledFunction:
         results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
         if abi.boxed:  # the native entry built the result
             lines.append(f"    return {call}")
-        elif abi.direct is not None:
-            results[abi.direct] = call if len(outputs) == 1 else "gc_direct"
-            if len(outputs) > 1:
-                lines.append(f"    gc_direct = {call}")
         else:
-            lines.append(f"    {call}")
-        if abi.pack:
-            lines.append("    gc_values = gc_pack.tolist()")
-        if abi.boxed:
-            pass
-        elif self.graph.single_output:
-            lines.append(f"    return {results[0]}")
-        else:
-            lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+            if abi.direct is not None:
+                results[abi.direct] = call if len(outputs) == 1 else "gc_direct"
+                if len(outputs) > 1:
+                    lines.append(f"    gc_direct = {call}")
+            else:
+                lines.append(f"    {call}")
+            if abi.pack:
+                lines.append("    gc_values = gc_pack.tolist()")
+            if self.graph.single_output:
+                lines.append(f"    return {results[0]}")
+            else:
+                lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
         positional = "".join(f"{p}=gc_missing, " for p in params)
         header = f"def __call__(gc_self, {positional}/, **gc_kw):"
         source = "\n".join([header, *lines]) + "\n"
