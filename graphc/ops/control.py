@@ -30,6 +30,8 @@ gives the derivative with respect to the inputs; closed-over values are differen
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +89,16 @@ def layout_of(node: Node) -> ScanLayout:
     if node.op == "revolve":  # packed as the reverse scan of its adjoint body
         return scan_layout(a["adjoint"], a["n_adjoint_carry"], a["length"], 0)
     return scan_layout(a["body"], a["n_carry"], a["length"], a["store"])
+
+
+def _deferred(module: str, name: str) -> Callable:
+    """``module.name``, imported on the first call: those modules import this one."""
+
+    def call(*args):
+        return getattr(importlib.import_module(module), name)(*args)
+
+    call.__name__ = name
+    return call
 
 
 def _check_checkpoint(checkpoint: object) -> None:
@@ -182,22 +194,9 @@ def _evaluate_scan(node, *arrays):
     return out
 
 
-def _scan_vjp(node, ct):
-    from graphc.loops import scan_vjp
-
-    return scan_vjp(node, ct)
-
-
-def _scan_jvp(node, tangents):
-    from graphc.loops import scan_jvp
-
-    return scan_jvp(node, tangents)
-
-
-def _lower_scan(emitter, kernel):
-    from graphc.jit.scan import lower_scan
-
-    lower_scan(emitter, kernel)
+_scan_vjp = _deferred("graphc.loops", "scan_vjp")
+_scan_jvp = _deferred("graphc.loops", "scan_jvp")
+_lower_scan = _deferred("graphc.jit.scan", "lower_scan")
 
 
 # -- revolve: a reverse scan over carries recomputed on the binomial schedule (graphc.revolve) ----
@@ -258,28 +257,10 @@ def _scan_attrs(body, length, n_carry, n_xs):
     }
 
 
-def _evaluate_revolve(node, *arrays):
-    from graphc.revolve import evaluate_revolve
-
-    return evaluate_revolve(node, *arrays)
-
-
-def _revolve_vjp(node, ct):
-    from graphc.revolve import revolve_vjp
-
-    return revolve_vjp(node, ct)
-
-
-def _revolve_jvp(node, tangents):
-    from graphc.revolve import revolve_jvp
-
-    return revolve_jvp(node, tangents)
-
-
-def _lower_revolve(emitter, kernel):
-    from graphc.jit.revolve import lower_revolve
-
-    lower_revolve(emitter, kernel)
+_evaluate_revolve = _deferred("graphc.revolve", "evaluate_revolve")
+_revolve_vjp = _deferred("graphc.revolve", "revolve_vjp")
+_revolve_jvp = _deferred("graphc.revolve", "revolve_jvp")
+_lower_revolve = _deferred("graphc.jit.revolve", "lower_revolve")
 
 
 # -- custom derivatives -------------------------------------------------------------------------
@@ -418,16 +399,8 @@ def _custom_jvp_vjp(node, ct):
 # -- batching and sparsity ----------------------------------------------------------------------
 
 
-def _scan_batch(node, args, axes):
-    from graphc.loops import scan_batch
-
-    return scan_batch(node, args, axes)
-
-
-def _revolve_batch(node, args, axes):
-    from graphc.revolve import revolve_batch
-
-    return revolve_batch(node, args, axes)
+_scan_batch = _deferred("graphc.loops", "scan_batch")
+_revolve_batch = _deferred("graphc.revolve", "revolve_batch")
 
 
 def _custom_batch(node, args, axes):
