@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphc.graph import Graph
+from graphc.graph import Graph, topological_order
 from graphc.node import Attrs, Node
 from graphc.ops.base import make, rebuild
 
@@ -64,34 +64,19 @@ def close_over(placeholders: Sequence[Node], outputs: Sequence[Node], prefix: st
     ``prefix0, prefix1, ...`` (see the module docstring)."""
     status: dict[Node, int] = {p: _DEPENDS for p in placeholders}
     order: list[Node] = []
-    # One iterative depth-first walk classifies every reachable node (no recursion: the outer
-    # graph behind a closed-over node may be a long chain).
-    for root in outputs:
-        if root in status:
-            continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
-        while stack:
-            node, i = stack[-1]
-            if i < len(node.args):
-                stack[-1] = (node, i + 1)
-                arg = node.args[i]
-                if arg not in status:
-                    stack.append((arg, 0))
-                continue
-            stack.pop()
-            if node in status:
-                continue
-            if node.op == "const":
-                status[node] = _CONSTANT
-            elif node.op == "input":
-                status[node] = _OUTER
+    # Arguments are classified before their users: the library's one graph walk gives that order.
+    for node in topological_order(outputs, first=tuple(status))[len(status) :]:
+        if node.op == "const":
+            status[node] = _CONSTANT
+        elif node.op == "input":
+            status[node] = _OUTER
+        else:
+            kinds = {status[a] for a in node.args}
+            if _DEPENDS in kinds:
+                status[node] = _DEPENDS
             else:
-                kinds = {status[a] for a in node.args}
-                if _DEPENDS in kinds:
-                    status[node] = _DEPENDS
-                else:
-                    status[node] = _OUTER if _OUTER in kinds else _CONSTANT
-            order.append(node)
+                status[node] = _OUTER if _OUTER in kinds else _CONSTANT
+        order.append(node)
     closed: dict[Node, Node] = {}
 
     def closure_input(node: Node) -> Node:
