@@ -11,8 +11,9 @@ nothing changed, which is how the pipeline detects its fixpoint.
 Rules must be pure functions of the node they are given (its op, attributes and the immutable
 subgraph below it): inside :func:`remembering_stable_nodes` (the pipeline's rounds) a rule table
 skips the node objects it already left unchanged, so a round after CSE only re-examines the
-nodes CSE rebuilt. A rule that depends on an analysis of a whole graph (its users ...) belongs
-in a table built for that graph, per call.
+nodes CSE rebuilt, and when the rules replace none of those, the graph is returned after that
+look alone, without the walk that rebuilds it (``_none_replaced``). A rule that depends on an
+analysis of a whole graph (its users ...) belongs in a table built for that graph, per call.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
     if rules.keys().isdisjoint(graph.ops):
         return graph  # no node has a rule: nothing can change
     stable = _stable_nodes(rules)
+    if stable is not None and _none_replaced(graph, rules, stable):
+        return graph
     get_rule = rules.get
     replaced: dict[Node, Node] = {}  # node -> its replacement, for the nodes that changed
     emitted: list[Node] = []
@@ -62,7 +65,9 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
                 else:
                     new = rebuild(node, new_args)
         rule = get_rule(new.op)
-        if rule is not None and (stable is None or new not in stable):
+        if rule is None and stable is not None:
+            stable.add(new)  # no rule: stable by definition (keeps _none_replaced's list short)
+        elif rule is not None and (stable is None or new not in stable):
             for _ in range(MAX_REPLACEMENTS_PER_NODE):
                 origin_stack.append(node.origin)  # what a rule builds inherits the provenance
                 try:
@@ -94,6 +99,26 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
     return Graph.from_nodes(
         graph.inputs, [replaced.get(o, o) for o in graph.outputs], emitted, graph.single_output
     )
+
+
+def _none_replaced(graph: Graph, rules: RuleTable, stable: set[Node]) -> bool:
+    """Whether the rules leave every node of ``graph`` not yet known ``stable`` unchanged (they
+    are then added to it). The common case of a later round, where only the few nodes CSE
+    rebuilt are new: one pass over the new nodes instead of a rewrite of the whole graph. On
+    the first replacement it stops and the caller rewrites (the rules are pure, so asking again
+    gives the same answer)."""
+    for node in [n for n in graph.nodes if n not in stable]:
+        rule = rules.get(node.op)
+        if rule is not None:
+            origin_stack.append(node.origin)
+            try:
+                replacement = rule(node)
+            finally:
+                origin_stack.pop()
+            if replacement is not None and replacement is not node:
+                return False
+        stable.add(node)
+    return True
 
 
 def _place(root: Node, emitted: list[Node], placed: set[Node]) -> None:
