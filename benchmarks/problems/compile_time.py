@@ -8,8 +8,9 @@
   depends on the one before (no parallelism, the deepest possible graph).
 
 Every (tool, graph, size) compiles in a fresh child process with a time limit (past it we give up
-and say so, and skip larger sizes for that tool), so nothing is warm: graphc from a clean disk
-cache (then a second process loads the same graph from that cache: the cache hit time), jax.jit
+and say so, and skip larger sizes for that tool), so nothing is warm: graphc with ``cache=False``,
+the median of three processes (then one process stores the graph in an empty disk cache and
+another loads it from there: the cache hit time), jax.jit
 (trace, then XLA compile), PyTensor (``pytensor.function``: rewrites and its C backend), CasADi
 SX with its C JIT (``jit=True``, gcc through the 'shell' compiler, ``-O1``). Each compiled
 function is evaluated once and its value checked against graphc's.
@@ -33,6 +34,7 @@ SIZES, QUICK_SIZES = (1_000, 10_000, 100_000), (1_000,)
 KINDS = ("dag", "chain")
 TOOLS = ("graphc", "jax", "pytensor", "casadi")
 LIMIT, QUICK_LIMIT = 180.0, 60.0
+SAMPLES = 3  # fresh processes per graphc compile (the median is reported)
 INPUTS = {"dag": 16, "chain": 1}
 WINDOW = 64
 
@@ -186,15 +188,13 @@ def run(ctx: Context) -> dict[str, Any]:
                     if tool in gave_up:
                         row["tools"][tool] = {"skipped": "timed out at a smaller size"}
                         continue
-                    answer = run_worker("compile", [tool, kind, size, cache_dir], limit)
+                    if tool == "graphc":
+                        answer = _graphc(kind, size, cache_dir, limit, row)
+                    else:
+                        answer = run_worker("compile", [tool, kind, size], limit)
                     if "timed_out" in answer:
                         gave_up.add(tool)
                     row["tools"][tool] = answer
-                    if tool == "graphc" and "value" in answer:
-                        # A second process compiling the same graph: it must hit the cache.
-                        row["tools"]["graphc cache hit"] = run_worker(
-                            "compile", ["graphc", kind, size, cache_dir], limit
-                        )
             finally:
                 shutil.rmtree(cache_dir, ignore_errors=True)
             reference = row["tools"].get("graphc", {}).get("value")
@@ -213,6 +213,28 @@ def run(ctx: Context) -> dict[str, Any]:
             )
             rows.append(row)
     return {"rows": rows, "limit": limit}
+
+
+def _graphc(kind: str, size: int, cache_dir: str, limit: float, row: dict[str, Any]) -> dict:
+    """graphc's compile time as the issue defines it: ``cache=False``, the median of three fresh
+    processes (the others' samples kept); then a process that stores the graph in an empty disk
+    cache and one more that must load it from there ("graphc cache hit")."""
+    samples = []
+    for _ in range(SAMPLES):
+        answer = run_worker("compile", ["graphc", kind, size], limit)
+        samples.append(answer)
+        if "compile_seconds" not in answer:
+            return answer
+    samples.sort(key=lambda a: a["compile_seconds"])
+    chosen = dict(samples[len(samples) // 2])
+    chosen["compile_samples"] = [a["compile_seconds"] for a in samples]
+    if "value" in chosen:
+        store = run_worker("compile", ["graphc", kind, size, cache_dir], limit)
+        row["tools"]["graphc cache store"] = store
+        row["tools"]["graphc cache hit"] = run_worker(
+            "compile", ["graphc", kind, size, cache_dir], limit
+        )
+    return chosen
 
 
 def _summary(tool: str, answer: dict[str, Any]) -> str:
@@ -246,7 +268,7 @@ def _cell(answer: dict[str, Any] | None, limit: float) -> str:
 def render(result: dict[str, Any]) -> dict[str, str]:
     limit = result["limit"]
     table = (
-        "| graph | nodes (graphc) | graphc | graphc cache hit (2nd process) | jax.jit "
+        "| graph | nodes (graphc) | graphc (cache=False, median of 3) | graphc cache hit | jax.jit "
         "| PyTensor | CasADi C JIT |\n|---|---|---|---|---|---|---|\n"
     )
     keys = ("optimize", "expand", "plan", "emit", "llvm_parse", "llvm_optimize", "codegen", "load")
