@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import itertools
 import os
 import re
 import struct
@@ -326,9 +327,18 @@ def _emit_objects(work: list) -> list[bytes]:
     with llvmlite_lock:
         for thread in threads:
             thread.start()
-        run(0)
-        for thread in threads:
-            thread.join()
+        try:
+            run(0)
+        finally:  # the modules must outlive the threads using them, even on Ctrl-C
+            interrupted = None
+            for thread in threads:
+                while thread.is_alive():
+                    try:
+                        thread.join()
+                    except KeyboardInterrupt as error:
+                        interrupted = error
+            if interrupted is not None:
+                raise interrupted
     codes = []
     for buffer, error in zip(buffers, errors):
         with error:
@@ -355,14 +365,10 @@ def _bundle(codes: list[bytes]) -> bytes:
 def _unbundle(code: bytes) -> list[bytes]:
     if not code.startswith(_BUNDLE):
         return [code]
-    start = len(_BUNDLE)
-    (count,) = struct.unpack_from("<Q", code, start)
-    sizes = struct.unpack_from(f"<{count}Q", code, start + 8)
-    position, codes = start + 8 * (count + 1), []
-    for size in sizes:
-        codes.append(code[position : position + size])
-        position += size
-    return codes
+    (count,) = struct.unpack_from("<Q", code, len(_BUNDLE))
+    sizes = struct.unpack_from(f"<{count}Q", code, len(_BUNDLE) + 8)
+    ends = list(itertools.accumulate(sizes, initial=len(_BUNDLE) + 8 * (count + 1)))
+    return [code[start:end] for start, end in zip(ends, ends[1:])]
 
 
 def codegen_threads() -> int:
