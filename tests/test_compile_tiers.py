@@ -4,17 +4,22 @@ each tier computes what the evaluator does.
 - small graphs: the IR optimizer and code generation at the requested level, nothing marked;
 - large straight-line graphs (no loop kernels): no IR optimizer at all, code generation at O1;
 - graphs with loop kernels and large straight-line parts: the IR optimizer for all but those
-  parts (``optnone`` in the IR graphc writes, gone from the IR that is compiled).
+  parts (``optnone`` in the IR graphc writes, gone from the IR that is compiled);
+- large straight-line graphs are spread over one module per CPU, compiled in parallel threads:
+  the same values, and the bundle of objects loads from pickles and the disk cache.
 """
 
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import pytest
 
 import graphc as gc
 from graphc.jit import engine
-from graphc.jit.codegen import UNOPTIMIZED_FROM, llvm_levels
+from graphc.jit.codegen import SEPARATE_FROM, UNOPTIMIZED_FROM, llvm_levels
+from graphc.jit.emit import MODULE_SEPARATOR
 
 
 def _chain(start: gc.Node, other: gc.Node, length: int) -> gc.Node:
@@ -68,6 +73,36 @@ def test_large_parts_beside_loop_kernels_are_kept_out_of_the_ir_optimizer_only()
     assert "optnone" in fn.llvm_ir
     assert "optnone" not in fn.optimized_ir  # compiled like every other function
     assert llvm_levels(fn.stats, 2) == (2, 1)
+
+
+def test_a_large_straight_line_graph_is_compiled_as_modules_in_parallel(monkeypatch, tmp_path):
+    monkeypatch.setattr(engine, "codegen_threads", lambda: 3)
+    x, y = gc.scalar("x"), gc.scalar("y")
+    out = _chain(x, y, SEPARATE_FROM)
+    graph = gc.Graph([x, y], [out, *gc.grad(out, [x, y])])
+    fn = _check(graph, [0.7, 0.9])
+    assert fn.stats["modules"] == 3
+    assert fn.llvm_ir.count(MODULE_SEPARATOR) == 2 == fn.optimized_ir.count(MODULE_SEPARATOR)
+    assert fn.asm.count("graph_call:") == 1 and "part0:" in fn.asm
+    rows = np.array([[0.7, 0.9], [0.1, -0.4], [1.5, 0.2]])
+    want = [fn(*row) for row in rows]
+    for column, got in enumerate(fn.batch(rows[:, 0], rows[:, 1])):
+        np.testing.assert_array_equal(got, [w[column] for w in want])
+    assert pickle.loads(pickle.dumps(fn))(0.7, 0.9) == fn(0.7, 0.9)
+    stored = gc.compile(graph, cache=str(tmp_path))
+    loaded = gc.compile(graph, cache=str(tmp_path))
+    assert (stored.stats["cache"], loaded.stats["cache"]) == ("miss", "hit")
+    assert loaded(0.7, 0.9) == fn(0.7, 0.9)
+    # gc.export writes one object file: its graph stays one module.
+    gc.export(graph, tmp_path, "chain", optimize=False)
+    assert (tmp_path / "chain.o").read_bytes().startswith(b"\x7fELF")
+
+
+def test_one_cpu_compiles_one_module(monkeypatch):
+    monkeypatch.setattr(engine, "codegen_threads", lambda: 1)
+    x, y = gc.scalar("x"), gc.scalar("y")
+    fn = _check(gc.Graph([x, y], _chain(x, y, SEPARATE_FROM)), [0.7, 0.9])
+    assert fn.stats["modules"] == 1 and MODULE_SEPARATOR not in fn.llvm_ir
 
 
 @pytest.mark.parametrize(

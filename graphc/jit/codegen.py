@@ -9,6 +9,11 @@ The module holds:
   :data:`UNOPTIMIZED_FROM` instructions skips LLVM's IR optimizer (graphc's passes have done
   what it would do there) and is then compiled like the rest;
 - ``graph_body``: calls the parts in order;
+- when the graph is straight-line code (no loop kernels) of at least :data:`SEPARATE_FROM`
+  instructions, its parts are spread over up to ``modules`` LLVM modules of about equal size
+  (:func:`_spread`): the engine generates their code in parallel threads, and LLVM's code
+  generator, not graphc, is most of a large graph's compile time (two modules on two cores:
+  0.16-0.24 s where one took 0.29-0.46 s, the 10k-node DAG's parts);
 - ``graph_call``: the entry for one call from Python, with the arguments of
   :class:`graphc.jit.abi.CallABI`;
 - ``graph_batch``: the body in a loop over rows ``begin <= r < end`` of batched arguments, each
@@ -51,6 +56,9 @@ INLINE_LIMIT = 200
 # Parts of at least this many instructions skip LLVM's IR passes (O2 costs ~10 us an instruction
 # there, the engine's extra parse ~3 us an instruction of the whole module).
 UNOPTIMIZED_FROM = 500
+# Straight-line graphs of at least this many instructions are split into several modules: a
+# thread costs ~0.1 ms, code generation ~30 us an instruction.
+SEPARATE_FROM = 2000
 
 
 class PartEmitter:
@@ -179,9 +187,10 @@ def llvm_levels(lowering: dict, opt_level: int) -> tuple[int, int]:
 
 
 def emit_module(
-    plan: Plan, reassociate: bool = False, vector_math: bool = False
+    plan: Plan, reassociate: bool = False, vector_math: bool = False, modules: int = 1
 ) -> tuple[str, set[str], dict]:
-    """The module's IR text, the external symbols it needs, and statistics."""
+    """The module's IR text (up to ``modules`` modules, see the module docstring), the external
+    symbols it needs, and statistics."""
     module = Module(vector_math)
     library = KernelLibrary(plan, module, reassociate)
     n_io = plan.n_inputs + plan.n_outputs
@@ -196,7 +205,14 @@ def emit_module(
     # nothing LLVM's IR optimizer improves (see UNOPTIMIZED), so it does not run at all.
     ir_passes = inline or library.calls > 0
     library.finish(inline)
+    separate = _spread(parts, modules) if not ir_passes and instructions >= SEPARATE_FROM else {}
     for part, fb in enumerate(parts):
+        if part in separate:  # defined in another module, declared in this one
+            header = f"define void @part{part}({part_params}) noinline nounwind"
+            module.separate.setdefault(separate[part], []).append(fb.text(header))
+            types = ", ".join(["ptr"] * (n_io + 1 + n_const))
+            module.imports.append(f"declare void @part{part}({types}) nounwind")
+            continue
         attributes = "alwaysinline" if inline else _part_attributes(fb, mark=ir_passes)
         fb.finish(f"define internal void @part{part}({part_params}) {attributes} nounwind")
 
@@ -226,8 +242,24 @@ def emit_module(
         "straight_line": inline,  # inlined into the entries; decides the call ABI too
         "ir_passes": ir_passes,  # whether LLVM's IR optimizer runs (llvm_levels)
         "large_parts": 0 if inline else sum(fb.instructions >= UNOPTIMIZED_FROM for fb in parts),
+        "modules": 1 + len(module.separate),
     }
     return module.text(), module.external_symbols, stats
+
+
+def _spread(parts: list[FunctionBuilder], modules: int) -> dict[int, int]:
+    """Parts moved out of the first module: part -> module (1, 2, ...). Consecutive parts go
+    together, each module taking about an equal share of the instructions; the first keeps the
+    first share and the entry points."""
+    total = sum(fb.instructions for fb in parts)
+    modules = min(modules, len(parts))
+    moved, done = {}, 0
+    for part, fb in enumerate(parts):
+        chosen = min(modules - 1, done * modules // max(total, 1))
+        if chosen:
+            moved[part] = chosen
+        done += fb.instructions
+    return moved
 
 
 def _scalar_param_type(dtype: str) -> str:

@@ -186,9 +186,10 @@ def _cache_for(cache: bool | str | None):
     return None if directory is None else disk_cache.DiskCache(directory)  # type: ignore[arg-type]
 
 
-def lower(graph: Graph, options: dict, progress: Progress):
+def lower(graph: Graph, options: dict, progress: Progress, modules: int = 1):
     """The stages from the graph to LLVM IR: optimize, expand, plan, emit. Returns the optimized
-    graph, the plan, the IR text, the external symbols it needs and lowering statistics."""
+    graph, the plan, the IR text (of up to ``modules`` modules: see graphc.jit.codegen), the
+    external symbols it needs and lowering statistics."""
     import passes
     from graphc.jit.codegen import emit_module
     from graphc.jit.plan import make_plan
@@ -204,11 +205,11 @@ def lower(graph: Graph, options: dict, progress: Progress):
         plan = make_plan(lowered)
     with progress.stage("emit", f"{len(plan.kernels)} kernels in {plan.parts} parts"):
         ir_text, symbols, lowering = emit_module(
-            plan, reassociate=options["reassociate"], vector_math=options["vector_math"]
+            plan, options["reassociate"], options["vector_math"], modules
         )
     progress.report(
         f"LLVM: {lowering['instructions']} instructions, "
-        f"{lowering['kernel_functions']} distinct kernels"
+        f"{lowering['kernel_functions']} distinct kernels, {lowering['modules']} module(s)"
     )
     return optimized, plan, ir_text, symbols, lowering
 
@@ -222,7 +223,8 @@ def _build(
     a 10k-node graph takes 30-50 ms, spent only when the entry is stored)."""
     from graphc.jit.codegen import llvm_levels
 
-    optimized, plan, ir_text, symbols, lowering = lower(graph, options, progress)
+    modules = engine.codegen_threads()
+    optimized, plan, ir_text, symbols, lowering = lower(graph, options, progress, modules)
     ir_level, codegen_level = llvm_levels(lowering, options["opt_level"])
     object_code, optimized_ir, llvm_seconds = engine.compile_to_object(
         ir_text, ir_level, target, codegen_level

@@ -80,6 +80,8 @@ UNOPTIMIZED = "optnone"
 # around a long inner loop (a (8, 1000) map took eight times as long to compile as a (1, 1000)
 # one) for no gain. One metadata node for all of them keeps identical kernels identical text.
 OUTER_LOOP = "!0"
+# Between the modules of one IR text (see Module.separate).
+MODULE_SEPARATOR = "\n; ---- graphc: next module ----\n"
 
 
 class Module:
@@ -92,6 +94,10 @@ class Module:
         self.vector_math = vector_math
         self.call_attributes: dict[str, int] = {}  # scalar symbol -> attribute group
         self.kept_alive: list[str] = []  # vector variants listed in @llvm.compiler.used
+        # Functions of the other modules (1, 2, ...): same declarations, compiled apart; the
+        # first module declares them (``imports``).
+        self.separate: dict[int, list[str]] = {}
+        self.imports: list[str] = []
 
     def declare_math(self, function: MathFunction, dtype: str) -> str:
         """Declare ``function`` for ``dtype`` (see ``graphc.ops.libm``); returns the symbol to
@@ -137,14 +143,20 @@ class Module:
         self.declarations.add(line)
 
     def text(self) -> str:
-        parts = sorted(self.declarations)
+        """The module's IR, followed by the other modules' (MODULE_SEPARATOR between them)."""
+        first = self._module_text(self.functions, tuple(self.imports))
+        others = [self._module_text(self.separate[k]) for k in sorted(self.separate)]
+        return MODULE_SEPARATOR.join([first, *others])
+
+    def _module_text(self, functions: list[str], imports: tuple[str, ...] = ()) -> str:
+        parts = sorted(self.declarations) + list(imports)
         if self.kept_alive:  # without this the vector declarations are dropped before use
             used = ", ".join(f"ptr @{name}" for name in sorted(self.kept_alive))
             parts.append(
                 f"@llvm.compiler.used = appending global [{len(self.kept_alive)} x ptr] "
                 f'[{used}], section "llvm.metadata"'
             )
-        text = "\n".join(parts) + "\n\n" + "\n\n".join(self.functions) + "\n"
+        text = "\n".join(parts) + "\n\n" + "\n\n".join(functions) + "\n"
         if OUTER_LOOP in text:
             text += f"\n{OUTER_LOOP} = distinct !{{{OUTER_LOOP}, !1}}\n"
             text += '!1 = !{!"llvm.loop.unroll.disable"}\n'

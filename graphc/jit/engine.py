@@ -17,6 +17,14 @@ checked by running it:
 - Code goes through one path whether fresh, cached or unpickled: ``emit_object`` -> bytes ->
   ``add_object_file`` into an engine that :class:`LoadedCode` keeps alive for as long as any
   function pointer into it exists (a freed engine under live code crashes the process).
+- IR text may hold several modules (``emit.MODULE_SEPARATOR`` between them: the large
+  straight-line parts of a big graph, split by ``graphc.jit.codegen``); the first is
+  optimised, then all are compiled at once, one thread each, and their objects travel as one
+  bundle (:func:`_bundle`). llvmlite serialises every call with one global lock (two threads
+  compile no faster than one), so the threads call llvmlite's C function directly while the
+  calling thread holds that lock: no other llvmlite user runs meanwhile, and LLVM generates code
+  for modules in separate contexts with separate target machines concurrently (as its parallel
+  LTO back ends do). Where llvmlite's internals differ, the modules are compiled in turn.
 - Code is compiled for a *target*: this CPU (``"host"``, the default) or a portable one
   (``"generic"``, the x86-64 micro-architecture levels ``"x86-64-v2"``...). A target is a plain
   dict (:func:`resolve_target`) that travels with the object code (cache entries, pickles), and
@@ -33,8 +41,11 @@ MCJIT is slated for deprecation upstream; only this module would change to move 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
+import os
 import re
+import struct
 import threading
 import time
 
@@ -42,7 +53,7 @@ import llvmlite
 import llvmlite.binding as llvm
 from llvmlite.binding import ffi
 
-from graphc.jit.emit import UNOPTIMIZED
+from graphc.jit.emit import MODULE_SEPARATOR, UNOPTIMIZED
 
 _lock = threading.RLock()
 _state: dict[str, object] = {}
@@ -243,8 +254,8 @@ def compile_for_export(
 ) -> tuple[bytes, str, dict[str, float]]:
     """An object file for C programs: only the functions in ``exported`` stay global (the others
     become internal, and the optimizer deletes those no exported function calls)."""
-    if opt_level < 1:
-        raise ValueError("internal error: export needs the optimizer (opt_level >= 1)")
+    if opt_level < 1 or MODULE_SEPARATOR in ir_text:
+        raise ValueError("internal error: export needs the optimizer and one module")
     return _compile(ir_text, (opt_level, opt_level), target, jit=False, exported=exported)
 
 
@@ -254,23 +265,30 @@ def _compile(
     initialize()
     timings: dict[str, float] = {}
     opt_level, codegen_level = levels
+    first, *others = ir_text.split(MODULE_SEPARATOR)
     with _lock, contextlib.ExitStack() as scope:
         start = time.perf_counter()
-        module = _parse_in_own_context(ir_text, scope)
+        module = _parse_in_own_context(first, scope)
         module.verify()
         if exported is not None:
             _internalize(module, exported)
+        # The other modules hold straight-line parts only: nothing for the IR optimizer.
+        separate = [_parse_in_own_context(text, scope) for text in others]
+        for part in separate:
+            part.verify()
         timings["llvm_parse"] = time.perf_counter() - start
 
         start = time.perf_counter()
         machine = _target_machine(codegen_level, target, jit=jit)
         triple = (target or host_target())["triple"]
         layout = str(machine.target_data)
-        module.triple = triple
-        module.data_layout = layout
+        header = f'target datalayout = "{layout}"\ntarget triple = "{triple}"\n\n'
+        for each in (module, *separate):
+            each.triple = triple
+            each.data_layout = layout
         if opt_level > 0:
             _optimize(module, _target_machine(opt_level, target, jit=jit), opt_level)
-        if opt_level > 0 and UNOPTIMIZED in ir_text:
+        if opt_level > 0 and UNOPTIMIZED in first:
             # Functions left out of the IR optimizer are compiled like the others: drop the
             # mark, and generate code from the text (llvmlite cannot remove an attribute).
             optimized = _drop_unoptimized_mark(str(module))
@@ -280,13 +298,79 @@ def _compile(
         elif opt_level > 0 or exported is not None:
             optimized = str(module)
         else:  # nothing changed the module: its text is the input's (printing it takes time)
-            optimized = f'target datalayout = "{layout}"\ntarget triple = "{triple}"\n\n{ir_text}'
+            optimized = header + first
         timings["llvm_optimize"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        code = machine.emit_object(module)
+        machines = [machine] + [_target_machine(codegen_level, target, jit=jit) for _ in separate]
+        codes = _emit_objects(list(zip(machines, [module, *separate])))
         timings["codegen"] = time.perf_counter() - start
-    return bytes(code), optimized, timings
+    texts = [optimized, *(header + text for text in others)]
+    return _bundle(codes), MODULE_SEPARATOR.join(texts), timings
+
+
+def _emit_objects(work: list) -> list[bytes]:
+    """Object code for each (target machine, module) pair: in threads when there are several
+    (see the module docstring), else as llvmlite does it."""
+    emit = getattr(ffi.lib.LLVMPY_TargetMachineEmitToMemory, "_cfn", None)
+    llvmlite_lock = getattr(ffi.lib, "_lock", None)
+    if len(work) == 1 or emit is None or llvmlite_lock is None:
+        return [machine.emit_object(module) for machine, module in work]
+    errors = [ffi.OutputString() for _ in work]
+    buffers: list = [None] * len(work)
+
+    def run(k: int) -> None:  # no llvmlite wrapper in here: the calling thread holds the lock
+        buffers[k] = emit(work[k][0], work[k][1], 1, errors[k])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(1, len(work))]
+    with llvmlite_lock:
+        for thread in threads:
+            thread.start()
+        run(0)
+        for thread in threads:
+            thread.join()
+    codes = []
+    for buffer, error in zip(buffers, errors):
+        with error:
+            if not buffer:
+                raise RuntimeError(f"LLVM code generation failed: {error}")
+        start = ffi.lib.LLVMPY_GetBufferStart(buffer)
+        codes.append(ctypes.string_at(start, ffi.lib.LLVMPY_GetBufferSize(buffer)))
+        ffi.lib.LLVMPY_DisposeMemoryBuffer(buffer)
+    return codes
+
+
+# Several objects travel as one bundle: this magic, their count and sizes (little-endian 64-bit
+# integers), then the objects. A single object is itself (an ELF file starts with b"\x7fELF").
+_BUNDLE = b"GCBUNDLE"
+
+
+def _bundle(codes: list[bytes]) -> bytes:
+    if len(codes) == 1:
+        return codes[0]
+    sizes = struct.pack(f"<{len(codes) + 1}Q", len(codes), *map(len, codes))
+    return _BUNDLE + sizes + b"".join(codes)
+
+
+def _unbundle(code: bytes) -> list[bytes]:
+    if not code.startswith(_BUNDLE):
+        return [code]
+    start = len(_BUNDLE)
+    (count,) = struct.unpack_from("<Q", code, start)
+    sizes = struct.unpack_from(f"<{count}Q", code, start + 8)
+    position, codes = start + 8 * (count + 1), []
+    for size in sizes:
+        codes.append(code[position : position + size])
+        position += size
+    return codes
+
+
+def codegen_threads() -> int:
+    """How many threads code generation may use: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 # ``optnone`` (emit.UNOPTIMIZED) keeps a function out of LLVM's IR optimizer; to LLVM it also
@@ -372,8 +456,11 @@ def assembly(optimized_ir: str, opt_level: int = 2, target: dict | None = None) 
     """Assembly text for already optimised IR (for ``CompiledFunction.asm``)."""
     initialize()
     with _lock:
-        module = llvm.parse_assembly(optimized_ir)
-        return _target_machine(opt_level, target).emit_assembly(module)
+        texts = []
+        for text in optimized_ir.split(MODULE_SEPARATOR):
+            module = llvm.parse_assembly(text)
+            texts.append(_target_machine(opt_level, target).emit_assembly(module))
+        return "\n".join(texts)
 
 
 def check_symbols(ir_text_symbols: set[str]) -> None:
@@ -411,7 +498,8 @@ class LoadedCode:
         check_symbols(symbols)
         with _lock:
             engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine(2))
-            engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
+            for code in _unbundle(object_code):
+                engine.add_object_file(llvm.ObjectFileRef.from_data(code))
             engine.finalize_object()
         self._engine = engine
 
