@@ -85,6 +85,14 @@ def test_scalar_and_one_element_outputs_and_mixed_scalars():
     assert got[1].shape == (1,) and got[5].shape == (1,)
 
 
+def test_empty_and_higher_rank_outputs():
+    x, v, t = gc.tensor("x", (2, 0, 3)), gc.vector("v", 0), gc.tensor("t", (2, 3, 4))
+    graph = gc.Graph([x, v, t], [x * 2.0, v, gc.sum(v), t * 3.0, gc.transpose(t)])
+    fn = gc.compile(graph, cache=False)
+    assert fn._abi.allocates
+    _check_outputs(fn, (np.zeros((2, 0, 3)), np.zeros(0), RNG.standard_normal((2, 3, 4))))
+
+
 def test_one_node_twice_and_aliasing_outputs_are_distinct_arrays():
     x = gc.vector("x", 5)
     y = gc.exp(x)
