@@ -36,7 +36,15 @@ from __future__ import annotations
 
 from graphc import dtypes
 from graphc.jit import emit
-from graphc.jit.abi import PYARRAY_DATA_OFFSET, call_abi
+from graphc.jit.abi import (
+    NUMPY_API,
+    NUMPY_API_SYMBOL,
+    PYARRAY_DATA_OFFSET,
+    PYARRAY_NEW_SLOT,
+    PYARRAY_TYPE_SLOT,
+    TYPE_NUMBERS,
+    call_abi,
+)
 from graphc.jit.emit import ITEM_SIZES, LLVM_TYPES, FunctionBuilder, Module, Value, literal
 from graphc.jit.kernels import KernelLibrary
 from graphc.jit.plan import SCALAR, Kernel, Layout, Plan
@@ -279,14 +287,21 @@ def _emit_call_entry(plan: Plan, module: Module, straight_line: bool) -> None:
         else:
             params.append(f"ptr %arg{k}")
             pointers.append(_array_data(fb, f"%arg{k}"))
-    abi = call_abi(plan.graph, plan.workspace_bytes, len(plan.constants), straight_line)
+    abi = call_abi(plan.graph, plan.workspace_bytes, len(plan.constants), straight_line, NUMPY_API)
+    outputs = plan.graph.outputs
+    result: str | None = None
+    arrays: dict[int, str] = {}  # output -> its array, when the entry allocates them
+    if abi.boxed:
+        result, arrays = _allocate_outputs(fb, outputs, plan.graph.single_output)
     pack = None
     if abi.pack:
         params.append("ptr %pack")
         pack = _array_data(fb, "%pack")
     result_slot = None
-    for k, node in enumerate(plan.graph.outputs):
-        if node.shape != ():
+    for k, node in enumerate(outputs):
+        if k in arrays:
+            pointers.append(_array_data(fb, arrays[k]))
+        elif node.shape != ():
             params.append(f"ptr %out{k}")
             pointers.append(_array_data(fb, f"%out{k}"))
         elif k == abi.direct:
@@ -305,21 +320,22 @@ def _emit_call_entry(plan: Plan, module: Module, straight_line: bool) -> None:
         params.append("ptr %consts")
     consts = "%consts" if abi.constants else "null"
     args = ", ".join([f"ptr {p}" for p in pointers] + [f"ptr {workspace}", f"ptr {consts}"])
+    if abi.releases_gil:  # the entry holds the GIL to allocate and box, not to compute
+        thread = _c_call(fb, "ptr", "PyEval_SaveThread")
     fb.emit(f"call void @graph_body({args})")
+    if abi.releases_gil:
+        _c_call(fb, "void", "PyEval_RestoreThread", f"ptr {thread}")
     if abi.boxed:
-        outputs = plan.graph.outputs
         first = plan.n_inputs  # the output slots follow the inputs' pointers
-        boxes = [_box(fb, module, node, pointers[first + k]) for k, node in enumerate(outputs)]
-        if plan.graph.single_output:
-            result = boxes[0]
-        else:
-            module.declare("declare ptr @PyTuple_New(i64)")
-            module.declare("declare i32 @PyTuple_SetItem(ptr, i64, ptr)")
-            module.external_symbols.update({"PyTuple_New", "PyTuple_SetItem"})
-            result = fb.fresh("t")
-            fb.emit(f"{result} = call ptr @PyTuple_New(i64 {len(boxes)})")
-            for k, box in enumerate(boxes):  # SetItem steals the reference
-                fb.emit(f"call i32 @PyTuple_SetItem(ptr {result}, i64 {k}, ptr {box})")
+        for k, node in enumerate(outputs):
+            if k in arrays:
+                continue
+            box = _box(fb, node, pointers[first + k])
+            if result is None:  # the only output
+                result = box
+            else:
+                _return_null_if_null(fb, box, owner=result)
+                _c_call(fb, "i32", "PyTuple_SetItem", f"ptr {result}", f"i64 {k}", f"ptr {box}")
         fb.finish(f"define ptr @graph_call({', '.join(params)}) nounwind", f"ret ptr {result}")
         return
     if result_slot is not None:
@@ -331,19 +347,74 @@ def _emit_call_entry(plan: Plan, module: Module, straight_line: bool) -> None:
         fb.finish(f"define void @graph_call({', '.join(params)}) nounwind")
 
 
-def _box(fb: FunctionBuilder, module: Module, node: Node, slot: str) -> str:
-    """A new Python object holding the scalar output stored at ``slot``."""
+def _c_call(fb: FunctionBuilder, result: str, function: str, *args: str) -> str:
+    """Call a function of Python's C API (resolved in the process, like libm's functions) with
+    typed ``args`` (``"ptr %x"``); returns the result's name (void: empty)."""
+    types = ", ".join(arg.split(" ")[0] for arg in args)
+    fb.module.declare(f"declare {result} @{function}({types})")
+    fb.module.external_symbols.add(function)
+    call = f"call {result} @{function}({', '.join(args)})"
+    if result == "void":
+        fb.emit(call)
+        return ""
+    return fb.instr(dtypes.INT64, call, "r").text  # (the dtype is not used)
+
+
+def _allocate_outputs(
+    fb: FunctionBuilder, outputs: tuple[Node, ...], single: bool
+) -> tuple[str | None, dict[int, str]]:
+    """A boxed entry's result before the body runs (the tuple of the outputs, or the one
+    output's array, or None) and the array outputs (``CallABI.allocates``; in the tuple already)
+    made by numpy's ``PyArray_New``: owned, C-contiguous, writable. When an allocation fails the
+    entry returns NULL with the exception set (MemoryError)."""
+    result = None if single else _c_call(fb, "ptr", "PyTuple_New", f"i64 {len(outputs)}")
+    if result is not None:
+        _return_null_if_null(fb, result)
+    arrays: dict[int, str] = {}
+    api = f"@{NUMPY_API_SYMBOL}"
+    for k, node in enumerate(outputs):
+        if node.shape == ():
+            continue
+        if not arrays:  # the API table (whose address is bound at load time), two of its slots
+            fb.module.declare(f"{api} = external global [0 x ptr]")
+            fb.module.external_symbols.add(NUMPY_API_SYMBOL)
+            subtype = fb.load_pointer(fb.gep(api, PYARRAY_TYPE_SLOT, dtypes.INT64))
+            new = fb.load_pointer(fb.gep(api, PYARRAY_NEW_SLOT, dtypes.INT64))
+        dims = f"@graph_call_dims{k}"
+        shape = ", ".join(f"i64 {d}" for d in node.shape)
+        fb.module.declare(f"{dims} = private constant [{len(node.shape)} x i64] [{shape}]")
+        arrays[k] = fb.instr(
+            dtypes.INT64,
+            f"call ptr {new}(ptr {subtype}, i32 {len(node.shape)}, ptr {dims}, "
+            f"i32 {TYPE_NUMBERS[node.dtype]}, ptr null, ptr null, i32 0, i32 0, ptr null)",
+        ).text
+        _return_null_if_null(fb, arrays[k], owner=result)
+        if result is not None:  # PyTuple_SetItem steals the reference
+            _c_call(fb, "i32", "PyTuple_SetItem", f"ptr {result}", f"i64 {k}", f"ptr {arrays[k]}")
+    return arrays.get(0) if single else result, arrays
+
+
+def _return_null_if_null(fb: FunctionBuilder, value: str, owner: str | None = None) -> None:
+    """Return NULL (the exception is set) when ``value`` is NULL, releasing ``owner`` first."""
+    failed = fb.instr(dtypes.BOOL, f"icmp eq ptr {value}, null").text
+    fail, ok = fb.new_block("fail"), fb.new_block("ok")
+    fb.emit(f"br i1 {failed}, label %{fail}, label %{ok}")
+    fb.label(fail)
+    if owner is not None:
+        _c_call(fb, "void", "Py_DecRef", f"ptr {owner}")
+    fb.emit("ret ptr null")
+    fb.label(ok)
+
+
+def _box(fb: FunctionBuilder, node: Node, slot: str) -> str:
+    """A new Python object holding the scalar output stored at ``slot`` (NULL: MemoryError)."""
     function, ty = _BOXES[node.dtype]
-    module.declare(f"declare ptr @{function}({ty})")
-    module.external_symbols.add(function)
     if node.dtype == dtypes.BOOL:
         byte = fb.instr(dtypes.INT64, f"load i8, ptr {slot}")
         value = fb.instr(dtypes.INT64, f"zext i8 {byte.text} to i64").text
     else:
         value = fb.instr(node.dtype, f"load {ty}, ptr {slot}").text
-    box = fb.fresh("b")
-    fb.emit(f"{box} = call ptr @{function}({ty} {value})")
-    return box
+    return _c_call(fb, "ptr", function, f"{ty} {value}")
 
 
 def _array_data(fb: FunctionBuilder, obj: str) -> str:

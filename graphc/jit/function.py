@@ -8,9 +8,10 @@ couple of identity and tuple comparisons, and anything unusual goes to the slow 
 native code as Python objects whose data pointer the code reads itself (``x.ctypes.data``
 costs a microsecond per array).
 
-Thread safety: every call allocates its own outputs; the workspace is on the native stack or,
-when large, a buffer per thread; ctypes releases the GIL during the native call, so threads run
-compiled code in parallel. Inputs are only read, never written.
+Thread safety: every call allocates its own outputs (the native entry does, through numpy's C
+API, for graphs with array outputs: :mod:`graphc.jit.abi`); the workspace is on the native
+stack or, when large, a buffer per thread; the GIL is released while the graph runs (by ctypes,
+or by the entry itself), so threads run compiled code in parallel. Inputs are only read.
 
 Pickling: a compiled function pickles with its object code (:mod:`graphc.jit.pickling`), so
 another process loads it without running LLVM.
@@ -31,7 +32,7 @@ import numpy as np
 from graphc import arguments, dtypes
 from graphc.graph import Graph
 from graphc.jit import engine
-from graphc.jit.abi import PYARRAY_DATA_OFFSET, call_abi
+from graphc.jit.abi import NUMPY_API_SYMBOL, PYARRAY_DATA_OFFSET, call_abi
 from graphc.ops import indexing
 from graphc.shapes import contiguous_strides
 
@@ -163,13 +164,18 @@ class CompiledFunction:
     # -- the call path ------------------------------------------------------------------------
     def _call_prototype(self):
         straight_line = bool(self.stats.get("straight_line"))
-        abi = call_abi(self.graph, self.workspace_bytes, len(self._constants), straight_line)
+        # Whether the entry allocates is read from the code (its symbols), not this process.
+        numpy_api = NUMPY_API_SYMBOL in self._artifacts["header"]["symbols"]
+        abi = call_abi(
+            self.graph, self.workspace_bytes, len(self._constants), straight_line, numpy_api
+        )
         argtypes = []
         for node in self.graph.inputs:
             argtypes.append(_CTYPES[node.dtype] if node.shape == () else ctypes.py_object)
         if abi.pack:
             argtypes.append(ctypes.py_object)
-        argtypes += [ctypes.py_object for o in self.graph.outputs if o.shape != ()]
+        if not abi.allocates:
+            argtypes += [ctypes.py_object for o in self.graph.outputs if o.shape != ()]
         if abi.workspace_from_python:
             argtypes.append(ctypes.py_object)
         if abi.constants:
@@ -263,7 +269,7 @@ class CompiledFunction:
             lines.append(f"    gc_pack = gc_empty({len(outputs)})")
             call_args.append("gc_pack")
         for k, node in enumerate(outputs):
-            if node.shape != ():
+            if node.shape != () and not abi.allocates:
                 env[f"gc_oshape{k}"] = node.shape
                 env[f"gc_odtype{k}"] = np.dtype(node.dtype)
                 lines.append(f"    gc_out{k} = gc_empty(gc_oshape{k}, gc_odtype{k})")
@@ -274,7 +280,7 @@ class CompiledFunction:
             call_args.append("gc_consts")
         call = f"gc_native({', '.join(call_args)})"
         results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
-        if abi.boxed:  # the native entry built the result
+        if abi.boxed:  # the native entry built the result (and allocated the arrays)
             lines.append(f"    return {call}")
         else:
             if abi.direct is not None:
