@@ -323,22 +323,19 @@ def _emit_objects(work: list) -> list[bytes]:
     def run(k: int) -> None:  # no llvmlite wrapper in here: the calling thread holds the lock
         buffers[k] = emit(work[k][0], work[k][1], 1, errors[k])
 
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(1, len(work))]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(work))]
     with llvmlite_lock:
         for thread in threads:
             thread.start()
-        try:
-            run(0)
-        finally:  # the modules must outlive the threads using them, even on Ctrl-C
-            interrupted = None
-            for thread in threads:
-                while thread.is_alive():
-                    try:
-                        thread.join()
-                    except KeyboardInterrupt as error:
-                        interrupted = error
-            if interrupted is not None:
-                raise interrupted
+        interrupted = None
+        for thread in threads:  # the modules must outlive the threads using them, even on Ctrl-C
+            while thread.is_alive():
+                try:
+                    thread.join()
+                except KeyboardInterrupt as stop:
+                    interrupted = stop
+        if interrupted is not None:
+            raise interrupted
     codes = []
     for buffer, error in zip(buffers, errors):
         with error:
