@@ -34,6 +34,7 @@ from passes.fold_constants import fold_constants
 from passes.hoist import hoist
 from passes.rewrite import map_subgraphs, remembering_stable_nodes, rewrite
 from passes.scans import merge_scans, prune_scans
+from passes.share_products import share_products
 from passes.simplify import make_rules
 from passes.stabilize import stabilize
 
@@ -57,6 +58,7 @@ PASSES: dict[str, Callable[[bool], Pass]] = {
     "hoist": lambda unsafe_math: hoist,
     "merge_scans": lambda unsafe_math: merge_scans,
     "prune_scans": lambda unsafe_math: prune_scans,
+    "share_products": lambda unsafe_math: share_products,
 }
 PASS_NAMES: tuple[str, ...] = tuple(PASSES)
 
@@ -69,6 +71,7 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
     "hoist",
     "merge_scans",
     "prune_scans",
+    "share_products",
     "dce",
 )
 # What gc.compile runs after the optimizer, once: the ops the backend has no lowering for are
@@ -185,5 +188,6 @@ __all__ = [
     "hoist",
     "merge_scans",
     "prune_scans",
+    "share_products",
     "stabilize",
 ]

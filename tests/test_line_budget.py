@@ -24,7 +24,7 @@ BUDGETS: dict[str, tuple[str, int]] = {
     "graphc/ops": ("graphc/ops/*.py", 5_900),
     "graphc/jit": ("graphc/jit/*.py", 5_100),
     "trace": ("graphc/trace*.py", 720),
-    "passes": ("passes/*.py", 1_475),
+    "passes": ("passes/*.py", 1_530),
 }
 
 

@@ -525,6 +525,7 @@ def test_pipeline_is_explicit():
         "hoist",
         "merge_scans",
         "prune_scans",
+        "share_products",
         "dce",
     )
     assert set(passes.DEFAULT_PIPELINE) <= set(passes.PASS_NAMES)
