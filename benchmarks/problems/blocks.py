@@ -41,13 +41,19 @@ def data(d: int, K: int, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def numpy_loss(v: dict[str, np.ndarray]) -> float:
+def block_terms(X: Any, mu: Any, q: Any, L: Any, K: int, exp: Any, total: Any) -> list[Any]:
+    """The K columns of the model, written once against a tool's exp and sum (numpy, graphc,
+    jax, pytensor: the same operations in the same order for every tool)."""
     terms = []
-    for k in range(len(v["q"])):
-        Z = v["X"] - v["mu"][k]
-        Y = Z * np.exp(v["q"][k]) + Z @ v["L"][k].T
-        terms.append(np.sum(Y * Y, axis=1))
-    S = np.stack(terms, axis=1)
+    for k in range(K):
+        Z = X - mu[k]
+        Y = Z * exp(q[k]) + Z @ L[k].T
+        terms.append(total(Y * Y, axis=1))
+    return terms
+
+
+def numpy_loss(v: dict[str, np.ndarray]) -> float:
+    S = np.stack(block_terms(v["X"], v["mu"], v["q"], v["L"], len(v["q"]), np.exp, np.sum), axis=1)
     peak = S.max(axis=1, keepdims=True)
     return float(np.sum(np.log(np.sum(np.exp(S - peak), axis=1)) + peak[:, 0]))
 
@@ -61,11 +67,7 @@ def build(tool: str, d: int, K: int) -> tuple[Any, Any, Any]:
 
         X = gc.constant(v["X"])
         mu, q, L = gc.matrix("mu", (K, d)), gc.vector("q", K), gc.tensor("L", (K, d, d))
-        terms = []
-        for k in range(K):
-            Z = X - mu[k]
-            Y = Z * gc.exp(q[k]) + Z @ L[k].T
-            terms.append(gc.sum(Y * Y, axis=1))
+        terms = block_terms(X, mu, q, L, K, gc.exp, gc.sum)
         loss = gc.sum(gc.logsumexp(gc.stack(terms, axis=1), axis=1))
         fg = gc.compile(gc.Graph([mu, q, L], [loss, *gc.grad(loss, [mu, q, L])]), cache=False)
         f = gc.compile(gc.Graph([mu, q, L], loss), cache=False)
@@ -78,11 +80,7 @@ def build(tool: str, d: int, K: int) -> tuple[Any, Any, Any]:
         X = jnp.asarray(v["X"])
 
         def loss_jax(mu: Any, q: Any, L: Any) -> Any:
-            terms = []
-            for k in range(K):
-                Z = X - mu[k]
-                Y = Z * jnp.exp(q[k]) + Z @ L[k].T
-                terms.append(jnp.sum(Y * Y, axis=1))
+            terms = block_terms(X, mu, q, L, K, jnp.exp, jnp.sum)
             return jnp.sum(jax.scipy.special.logsumexp(jnp.stack(terms, axis=1), axis=1))
 
         jf = jax.jit(loss_jax)
@@ -102,11 +100,7 @@ def build(tool: str, d: int, K: int) -> tuple[Any, Any, Any]:
 
         X = pt.constant(v["X"])
         mu, q, L = pt.dmatrix("mu"), pt.dvector("q"), pt.dtensor3("L")
-        terms = []
-        for k in range(K):
-            Z = X - mu[k]
-            Y = Z * pt.exp(q[k]) + pt.dot(Z, L[k].T)
-            terms.append(pt.sum(Y * Y, axis=1))
+        terms = block_terms(X, mu, q, L, K, pt.exp, pt.sum)
         loss = pt.sum(logsumexp(pt.stack(terms, axis=1), axis=1))
         grads = pytensor.grad(loss, [mu, q, L])
         fg = pytensor.function([mu, q, L], [loss, *grads], trust_input=True)

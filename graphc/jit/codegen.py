@@ -206,12 +206,12 @@ def emit_module(
     ir_passes = inline or library.calls > 0
     library.finish(inline)
     separate = _spread(parts, modules) if not ir_passes and instructions >= SEPARATE_FROM else {}
+    part_types = ", ".join(["ptr"] * (n_io + 1 + n_const))
     for part, fb in enumerate(parts):
         if part in separate:  # defined in another module, declared in this one
             header = f"define void @part{part}({part_params}) noinline nounwind"
             module.separate.setdefault(separate[part], []).append(fb.text(header))
-            types = ", ".join(["ptr"] * (n_io + 1 + n_const))
-            module.imports.append(f"declare void @part{part}({types}) nounwind")
+            module.imports.append(f"declare void @part{part}({part_types}) nounwind")
             continue
         attributes = "alwaysinline" if inline else _part_attributes(fb, mark=ir_passes)
         fb.finish(f"define internal void @part{part}({part_params}) {attributes} nounwind")

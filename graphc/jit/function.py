@@ -279,10 +279,10 @@ class CompiledFunction:
         if abi.constants:
             call_args.append("gc_consts")
         call = f"gc_native({', '.join(call_args)})"
-        results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
         if abi.boxed:  # the native entry built the result (and allocated the arrays)
             lines.append(f"    return {call}")
         else:
+            results = [self._result_expression(k, node) for k, node in enumerate(outputs)]
             if abi.direct is not None:
                 results[abi.direct] = call if len(outputs) == 1 else "gc_direct"
                 if len(outputs) > 1:
