@@ -105,6 +105,41 @@ def test_one_cpu_compiles_one_module(monkeypatch):
     assert fn.stats["modules"] == 1 and MODULE_SEPARATOR not in fn.llvm_ir
 
 
+_PART = "define void @part1(ptr %p) nounwind {\nentry:\n  store double 1.0, ptr %p\n  ret void\n}\n"
+_CALLER = (
+    "declare void @part1(ptr) nounwind\n"
+    "define void @graph_call(ptr %p) nounwind {\n"
+    "entry:\n  call void @part1(ptr %p)\n  ret void\n}\n"
+)
+
+
+@pytest.mark.parametrize("threads", [True, False])
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (_PART, None),
+        ("define void @part1(ptr %p) {\n  nonsense\n}\n", "LLVM IR parsing error"),
+        (  # parses, but a value is used before it is defined
+            "define double @part1() {\nentry:\n  %a = fadd double %b, 1.0\n"
+            "  %b = fadd double 1.0, 1.0\n  ret double %a\n}\n",
+            "does not dominate",
+        ),
+    ],
+)
+def test_separate_modules_compile_or_raise_a_clear_error(monkeypatch, threads, second, message):
+    # The modules after the first are parsed, verified and compiled in threads (or, where
+    # llvmlite's internals differ, in turn): an error in one is an exception, not a crash.
+    if not threads:
+        monkeypatch.setattr(engine, "_unwrapped", lambda name: None)
+    text = _CALLER + MODULE_SEPARATOR + second + MODULE_SEPARATOR + _PART.replace("part1", "part2")
+    if message is None:
+        code, _, timings = engine.compile_to_object(text, 0, codegen_level=1)
+        assert len(engine._unbundle(code)) == 3 and timings["codegen"] > 0
+    else:
+        with pytest.raises(RuntimeError, match=message):
+            engine.compile_to_object(text, 0, codegen_level=1)
+
+
 @pytest.mark.parametrize(
     "group",
     [

@@ -18,13 +18,15 @@ checked by running it:
   ``add_object_file`` into an engine that :class:`LoadedCode` keeps alive for as long as any
   function pointer into it exists (a freed engine under live code crashes the process).
 - IR text may hold several modules (``emit.MODULE_SEPARATOR`` between them: the large
-  straight-line parts of a big graph, split by ``graphc.jit.codegen``); the first is
-  optimised, then all are compiled at once, one thread each, and their objects travel as one
+  straight-line parts of a big graph, split by ``graphc.jit.codegen``); the first is parsed,
+  optimised and compiled by the calling thread while each other one is parsed, verified and
+  compiled in a thread of its own (:class:`_SeparateModules`), and their objects travel as one
   bundle (:func:`_bundle`). llvmlite serialises every call with one global lock (two threads
-  compile no faster than one), so the threads call llvmlite's C function directly while the
-  calling thread holds that lock: no other llvmlite user runs meanwhile, and LLVM generates code
-  for modules in separate contexts with separate target machines concurrently (as its parallel
-  LTO back ends do). Where llvmlite's internals differ, the modules are compiled in turn.
+  calling it compile no faster than one), so those threads call llvmlite's C functions directly
+  while the calling thread holds that lock: no other llvmlite user runs meanwhile, and LLVM
+  parses and generates code for modules in separate contexts with separate target machines
+  concurrently (as its parallel LTO back ends do). Where llvmlite's internals differ, the
+  modules are compiled in turn.
 - Code is compiled for a *target*: this CPU (``"host"``, the default) or a portable one
   (``"generic"``, the x86-64 micro-architecture levels ``"x86-64-v2"``...). A target is a plain
   dict (:func:`resolve_target`) that travels with the object code (cache entries, pickles), and
@@ -266,85 +268,130 @@ def _compile(
     initialize()
     timings: dict[str, float] = {}
     opt_level, codegen_level = levels
-    first, *others = ir_text.split(MODULE_SEPARATOR)
     with _lock, contextlib.ExitStack() as scope:
-        start = time.perf_counter()
-        module = _parse_in_own_context(first, scope)
-        module.verify()
-        if exported is not None:
-            _internalize(module, exported)
-        # The other modules hold straight-line parts only: nothing for the IR optimizer.
-        separate = [_parse_in_own_context(text, scope) for text in others]
-        for part in separate:
-            part.verify()
-        timings["llvm_parse"] = time.perf_counter() - start
-
-        start = time.perf_counter()
         machine = _target_machine(codegen_level, target, jit=jit)
         triple = (target or host_target())["triple"]
         layout = str(machine.target_data)
         header = f'target datalayout = "{layout}"\ntarget triple = "{triple}"\n\n'
-        for each in (module, *separate):
-            each.triple = triple
-            each.data_layout = layout
-        if opt_level > 0:
-            _optimize(module, _target_machine(opt_level, target, jit=jit), opt_level)
-        if opt_level > 0 and UNOPTIMIZED in first:
-            # Functions left out of the IR optimizer are compiled like the others: drop the
-            # mark, and generate code from the text (llvmlite cannot remove an attribute).
-            optimized = _drop_unoptimized_mark(str(module))
-            module = _parse_in_own_context(optimized, scope)
-            module.triple = triple
-            module.data_layout = layout
-        elif opt_level > 0 or exported is not None:
-            optimized = str(module)
-        else:  # nothing changed the module: its text is the input's (printing it takes time)
-            optimized = header + first
-        timings["llvm_optimize"] = time.perf_counter() - start
+        texts = [header + text for text in ir_text.split(MODULE_SEPARATOR)]
+        # The other modules hold straight-line parts only, nothing for the IR optimizer: they
+        # are parsed and compiled meanwhile (their time is in "codegen").
+        machines = [_target_machine(codegen_level, target, jit=jit) for _ in texts[1:]]
+        with _SeparateModules(texts[1:], machines, scope) as separate:
+            start = time.perf_counter()
+            module = _parse_in_own_context(texts[0], scope)
+            module.verify()
+            if exported is not None:
+                _internalize(module, exported)
+            timings["llvm_parse"] = time.perf_counter() - start
 
-        start = time.perf_counter()
-        machines = [machine] + [_target_machine(codegen_level, target, jit=jit) for _ in separate]
-        codes = _emit_objects(list(zip(machines, [module, *separate])))
+            start = time.perf_counter()
+            if opt_level > 0:
+                _optimize(module, _target_machine(opt_level, target, jit=jit), opt_level)
+            if opt_level > 0 and UNOPTIMIZED in texts[0]:
+                # Functions left out of the IR optimizer are compiled like the others: drop the
+                # mark, and generate code from the text (llvmlite cannot remove an attribute).
+                texts[0] = _drop_unoptimized_mark(str(module))
+                module = _parse_in_own_context(texts[0], scope)
+            elif opt_level > 0 or exported is not None:
+                texts[0] = str(module)  # else nothing changed it (printing it takes time)
+            timings["llvm_optimize"] = time.perf_counter() - start
+
+            start = time.perf_counter()
+            code = machine.emit_object(module)
         timings["codegen"] = time.perf_counter() - start
-    texts = [optimized, *(header + text for text in others)]
-    return _bundle(codes), MODULE_SEPARATOR.join(texts), timings
+    return _bundle([code, *separate.codes]), MODULE_SEPARATOR.join(texts), timings
 
 
-def _emit_objects(work: list) -> list[bytes]:
-    """Object code for each (target machine, module) pair: in threads when there are several
-    (see the module docstring), else as llvmlite does it."""
-    emit = getattr(ffi.lib.LLVMPY_TargetMachineEmitToMemory, "_cfn", None)
-    llvmlite_lock = getattr(ffi.lib, "_lock", None)
-    if len(work) == 1 or emit is None or llvmlite_lock is None:
-        return [machine.emit_object(module) for machine, module in work]
-    errors = [ffi.OutputString() for _ in work]
-    buffers: list = [None] * len(work)
+class _SeparateModules:
+    """Context manager: IR texts of whole modules, each parsed into an LLVM context of its own,
+    verified and compiled to object code (``codes``, once the block is left) while the block
+    runs, one thread each (see the module docstring); in turn on leaving it where llvmlite's
+    internals differ. ``scope`` frees the contexts and modules."""
 
-    def run(k: int) -> None:  # no llvmlite wrapper in here: the calling thread holds the lock
-        buffers[k] = emit(work[k][0], work[k][1], 1, errors[k])
+    _functions = ("LLVMPY_ParseAssembly", "LLVMPY_VerifyModule", "LLVMPY_TargetMachineEmitToMemory")
 
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(work))]
-    with llvmlite_lock:
-        for thread in threads:
-            thread.start()
-        interrupted = None
-        for thread in threads:  # the modules must outlive the threads using them, even on Ctrl-C
-            while thread.is_alive():
-                try:
-                    thread.join()
-                except KeyboardInterrupt as stop:
-                    interrupted = stop
-        if interrupted is not None:
-            raise interrupted
-    codes = []
-    for buffer, error in zip(buffers, errors):
-        with error:
-            if not buffer:
-                raise RuntimeError(f"LLVM code generation failed: {error}")
-        start = ffi.lib.LLVMPY_GetBufferStart(buffer)
-        codes.append(ctypes.string_at(start, ffi.lib.LLVMPY_GetBufferSize(buffer)))
-        ffi.lib.LLVMPY_DisposeMemoryBuffer(buffer)
-    return codes
+    def __init__(self, texts: list[str], machines: list, scope: contextlib.ExitStack):
+        self.texts = [ctypes.c_char_p(text.encode()) for text in texts]
+        self.machines, self.scope, self.contexts = machines, scope, []
+        for _ in texts:
+            self.contexts.append(llvm.create_context())
+            scope.callback(self.contexts[-1].close)
+        # Messages of parse, verify, code generation: made and freed here, never in a thread
+        # (freeing one takes llvmlite's lock).
+        self.errors = [[ffi.OutputString() for _ in range(3)] for _ in texts]
+        self.results: list[list] = [[None, True, None] for _ in texts]  # module, invalid, code
+        self.codes: list[bytes] = []
+        raw = [_unwrapped(name) for name in self._functions]
+        threads = all(raw) and hasattr(ffi.lib, "_lock")
+        self.threads = [
+            threading.Thread(target=self._run, args=(k, raw)) for k in range(len(texts))
+        ]
+        self.threads = self.threads if threads else []
+
+    def __enter__(self) -> _SeparateModules:
+        if self.threads:
+            ffi.lib._lock.__enter__()  # no other llvmlite user until the threads are joined
+            for thread in self.threads:
+                thread.start()
+        return self
+
+    def _run(self, k: int, functions: list) -> None:
+        parse, verify, emit = functions  # in a thread: llvmlite's C functions, no wrapper
+        result, (parse_error, verify_error, emit_error) = self.results[k], self.errors[k]
+        result[0] = parse(self.contexts[k], self.texts[k], parse_error)
+        result[1] = bool(result[0]) and bool(verify(result[0], verify_error))
+        if result[0] and not result[1]:
+            result[2] = emit(self.machines[k], result[0], 1, emit_error)
+
+    def __exit__(self, kind, *rest) -> None:
+        if self.threads:
+            try:
+                _join_deferring_interrupts(self.threads)  # modules must outlive their threads
+            finally:
+                ffi.lib._lock.__exit__(None, None, None)
+        elif kind is None:
+            wrapped = [getattr(ffi.lib, name) for name in self._functions]
+            for k in range(len(self.texts)):
+                self._run(k, wrapped)
+        try:
+            for k, (module, _, buffer) in enumerate(self.results):
+                if module:  # freed before its context (the scope's callbacks run in reverse)
+                    self.scope.callback(llvm.ModuleRef(module, self.contexts[k]).close)
+                if buffer:
+                    start = ffi.lib.LLVMPY_GetBufferStart(buffer)
+                    self.codes.append(ctypes.string_at(start, ffi.lib.LLVMPY_GetBufferSize(buffer)))
+                    ffi.lib.LLVMPY_DisposeMemoryBuffer(buffer)
+            for (module, invalid, buffer), (parse, verify, emit) in zip(self.results, self.errors):
+                if kind is None and not buffer:
+                    raise RuntimeError(
+                        f"LLVM IR parsing error\n{parse}"
+                        if not module
+                        else str(verify)
+                        if invalid
+                        else f"LLVM code generation failed: {emit}"
+                    )
+        finally:
+            for message in itertools.chain(*self.errors):
+                message.close()
+
+
+def _unwrapped(name: str):
+    """llvmlite's C function ``name`` without its lock-taking wrapper, or None."""
+    return getattr(getattr(ffi.lib, name, None), "_cfn", None)
+
+
+def _join_deferring_interrupts(threads: list[threading.Thread]) -> None:
+    """Wait for every thread, even through Ctrl-C (re-raised once all are done)."""
+    interrupted = None
+    for thread in threads:
+        while thread.is_alive():
+            try:
+                thread.join()
+            except KeyboardInterrupt as stop:
+                interrupted = stop
+    if interrupted is not None:
+        raise interrupted
 
 
 # Several objects travel as one bundle: this magic, their count and sizes (little-endian 64-bit
