@@ -81,7 +81,7 @@ class Layout:
 SCALAR = "scalar"  # the layout of a value held as one scalar (any view of a scalar is that scalar)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Kernel:
     kind: str  # scalar | map | reduce | matmul | concat | unslice | copy
     root: Node  # the value computed (copy kernels: the value materialised or copied)
@@ -322,7 +322,7 @@ class Planner:
         allocator = _Allocator()
         releases: dict[int, list[tuple[int, int]]] = {}
         for i, kernel in enumerate(self.kernels):
-            for offset, nbytes in releases.pop(i, []):
+            for offset, nbytes in releases.pop(i, ()):
                 allocator.release(offset, nbytes)
             if kernel.scratch:  # live while the kernel runs only
                 offset = allocator.take(kernel.scratch)
@@ -390,6 +390,8 @@ def kernel_reads(kernel: Kernel) -> list[Node]:
     """The values a kernel reads from outside itself."""
     if kernel.kind == "copy":
         return [kernel.source]  # type: ignore[list-item]
+    if kernel.kind == "scalar":  # most kernels of a scalar graph: one node
+        return list(kernel.root.args)
     inside = set(kernel.nodes)
     reads = []
     for node in kernel.nodes or [kernel.root]:
