@@ -62,12 +62,15 @@ PASSES: dict[str, Callable[[bool], Pass]] = {
 }
 PASS_NAMES: tuple[str, ...] = tuple(PASSES)
 
-# What gc.optimize and gc.compile run, to a fixpoint.
+# What gc.optimize and gc.compile run, to a fixpoint. CSE first: the rules then look at each
+# value once, and a round after the last change finds every node known stable. (Second, CSE
+# rebuilt every node after the first merge, so the rules examined every node twice: the 10k-node
+# DAG's optimizer took 140 ms against 100 ms.)
 DEFAULT_PIPELINE: tuple[str, ...] = (
+    "cse",
     "simplify",
     "fold_constants",
     "stabilize",
-    "cse",
     "hoist",
     "merge_scans",
     "prune_scans",

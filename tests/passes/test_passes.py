@@ -518,10 +518,10 @@ def _lecture() -> gc.Graph:
 
 def test_pipeline_is_explicit():
     assert passes.DEFAULT_PIPELINE == (
+        "cse",
         "simplify",
         "fold_constants",
         "stabilize",
-        "cse",
         "hoist",
         "merge_scans",
         "prune_scans",
