@@ -12,12 +12,13 @@ each tier computes what the evaluator does.
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.jit import engine
+from graphc.jit import codegen, engine
 from graphc.jit.codegen import SEPARATE_FROM, UNOPTIMIZED_FROM, llvm_levels
 from graphc.jit.emit import MODULE_SEPARATOR
 
@@ -103,6 +104,26 @@ def test_one_cpu_compiles_one_module(monkeypatch):
     x, y = gc.scalar("x"), gc.scalar("y")
     fn = _check(gc.Graph([x, y], _chain(x, y, SEPARATE_FROM)), [0.7, 0.9])
     assert fn.stats["modules"] == 1 and MODULE_SEPARATOR not in fn.llvm_ir
+
+
+def test_loop_kernels_over_short_rows_are_vectorised_with_the_same_bits(monkeypatch):
+    # A map over rows of 10 has its inner loop fully unrolled before LLVM's loop vectoriser
+    # sees it; the SLP vectoriser, on for modules with loop kernels, makes it vector code.
+    # It only packs the same operations side by side: the results keep their bits.
+    rng = np.random.default_rng(0)
+    z, zl = gc.constant(rng.standard_normal((200, 10))), gc.matrix("zl", (200, 10))
+    w, e = gc.vector("w", 200), gc.scalar("e")
+    dy = (z * e + zl) * w[:, None] * 2.0
+    graph = gc.Graph([zl, w, e], [dy, gc.sum(dy, axis=0)])
+    args = [rng.standard_normal((200, 10)), rng.standard_normal(200), 0.7]
+    vector = _check(graph, args)
+    assert codegen.slp_vectorization(vector.stats)
+    monkeypatch.setattr(codegen, "slp_vectorization", lambda lowering: False)
+    scalar = gc.compile(graph, cache=False)
+    packed = re.compile(r"^\s+v?(mul|add)pd\s", re.MULTILINE)
+    assert packed.search(vector.asm) and not packed.search(scalar.asm)
+    for got, want in zip(vector(*args), scalar(*args)):
+        np.testing.assert_array_equal(got, want)
 
 
 _PART = "define void @part1(ptr %p) nounwind {\nentry:\n  store double 1.0, ptr %p\n  ret void\n}\n"

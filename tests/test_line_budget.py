@@ -22,7 +22,7 @@ BUDGETS: dict[str, tuple[str, int]] = {
     # the fuzzer is a tool, not the library: its own budget so it cannot hide growth elsewhere
     "graphc/fuzz.py": ("graphc/fuzz.py", 3_050),
     "graphc/ops": ("graphc/ops/*.py", 5_900),
-    "graphc/jit": ("graphc/jit/*.py", 5_160),
+    "graphc/jit": ("graphc/jit/*.py", 5_180),
     "trace": ("graphc/trace*.py", 720),
     "passes": ("passes/*.py", 1_530),
 }

@@ -221,13 +221,13 @@ def _build(
     (object code, IR texts, constant arrays) a CompiledFunction is made of. ``keyed``: the
     header names the graph's structural hash (what a cache entry is checked against; hashing
     a 10k-node graph takes 30-50 ms, spent only when the entry is stored)."""
-    from graphc.jit.codegen import llvm_levels
+    from graphc.jit.codegen import llvm_levels, slp_vectorization
 
     modules = engine.codegen_threads()
     optimized, plan, ir_text, symbols, lowering = lower(graph, options, progress, modules)
     ir_level, codegen_level = llvm_levels(lowering, options["opt_level"])
     object_code, optimized_ir, llvm_seconds = engine.compile_to_object(
-        ir_text, ir_level, target, codegen_level
+        ir_text, ir_level, target, codegen_level, slp_vectorization(lowering)
     )
     for name, seconds in llvm_seconds.items():
         progress.seconds[name] = seconds

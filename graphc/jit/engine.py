@@ -12,8 +12,9 @@ checked by running it:
   disposed after code generation, and the module pass manager is freed by hand (in llvmlite
   0.50 its ``close()`` frees nothing). About 1.5 KiB per compile stays allocated: the
   instrumentation callbacks llvmlite gives each pass builder and never frees.
-- Optimisation at O2 with loop vectorisation and without SLP vectorisation (SLP multiplies
-  compile time by 1.7-4.6x on straight-line code for no runtime gain).
+- Optimisation at O2 with loop vectorisation; SLP vectorisation only where the caller asks (it
+  multiplies compile time by 1.7-4.6x on straight-line code for no runtime gain, but vectorises
+  the short fully unrolled rows of loop kernels: see ``codegen.slp_vectorization``).
 - Code goes through one path whether fresh, cached or unpickled: ``emit_object`` -> bytes ->
   ``add_object_file`` into an engine that :class:`LoadedCode` keeps alive for as long as any
   function pointer into it exists (a freed engine under live code crashes the process).
@@ -243,27 +244,38 @@ def host_description() -> str:
 
 
 def compile_to_object(
-    ir_text: str, opt_level: int = 2, target: dict | None = None, codegen_level: int | None = None
+    ir_text: str,
+    opt_level: int = 2,
+    target: dict | None = None,
+    codegen_level: int | None = None,
+    slp: bool = False,
 ) -> tuple[bytes, str, dict[str, float]]:
     """Parse, verify, optimise and compile IR text for ``target`` (None: this CPU); returns
     (object code, optimised IR, timings). ``opt_level`` is the IR optimizer's (0: none),
-    ``codegen_level`` the code generator's (None: ``opt_level``)."""
+    ``codegen_level`` the code generator's (None: ``opt_level``); ``slp``: whether the IR
+    optimizer vectorises straight-line code (``codegen.slp_vectorization``)."""
     levels = (opt_level, opt_level if codegen_level is None else codegen_level)
-    return _compile(ir_text, levels, target, jit=True, exported=None)
+    return _compile(ir_text, levels, target, jit=True, exported=None, slp=slp)
 
 
 def compile_for_export(
-    ir_text: str, opt_level: int, target: dict, exported: set[str]
+    ir_text: str, opt_level: int, target: dict, exported: set[str], slp: bool = False
 ) -> tuple[bytes, str, dict[str, float]]:
     """An object file for C programs: only the functions in ``exported`` stay global (the others
     become internal, and the optimizer deletes those no exported function calls)."""
     if opt_level < 1 or MODULE_SEPARATOR in ir_text:
         raise ValueError("internal error: export needs the optimizer and one module")
-    return _compile(ir_text, (opt_level, opt_level), target, jit=False, exported=exported)
+    levels = (opt_level, opt_level)
+    return _compile(ir_text, levels, target, jit=False, exported=exported, slp=slp)
 
 
 def _compile(
-    ir_text: str, levels: tuple[int, int], target: dict | None, jit: bool, exported: set[str] | None
+    ir_text: str,
+    levels: tuple[int, int],
+    target: dict | None,
+    jit: bool,
+    exported: set[str] | None,
+    slp: bool,
 ) -> tuple[bytes, str, dict[str, float]]:
     initialize()
     timings: dict[str, float] = {}
@@ -287,7 +299,7 @@ def _compile(
 
             start = time.perf_counter()
             if opt_level > 0:
-                _optimize(module, _target_machine(opt_level, target, jit=jit), opt_level)
+                _optimize(module, _target_machine(opt_level, target, jit=jit), opt_level, slp)
             if opt_level > 0 and UNOPTIMIZED in texts[0]:
                 # Functions left out of the IR optimizer are compiled like the others: drop the
                 # mark, and generate code from the text (llvmlite cannot remove an attribute).
@@ -464,7 +476,7 @@ def _parse_in_own_context(ir_text: str, scope: contextlib.ExitStack):
     return module
 
 
-def _optimize(module, machine, opt_level: int) -> None:
+def _optimize(module, machine, opt_level: int, slp: bool = False) -> None:
     """Run LLVM's default O``opt_level`` pipeline on ``module`` and free the pass objects.
 
     Tuning options, pass builder and pass manager are made afresh for every module. A reused
@@ -474,7 +486,7 @@ def _optimize(module, machine, opt_level: int) -> None:
     """
     options = llvm.create_pipeline_tuning_options(speed_level=opt_level)
     options.loop_vectorization = True
-    options.slp_vectorization = False
+    options.slp_vectorization = slp
     builder = llvm.create_pass_builder(machine, options)
     try:
         manager = builder.getModulePassManager()

@@ -87,7 +87,7 @@ def export(
       raises RuntimeError when there is no ``cc``.
     - ``verbose``: print each stage and its seconds to stderr.
     """
-    from graphc.jit.codegen import emit_export_entries
+    from graphc.jit.codegen import emit_export_entries, slp_vectorization
     from graphc.jit.compiler import Progress, lower
 
     if not isinstance(graph, Graph):
@@ -110,14 +110,16 @@ def export(
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     progress = Progress(graph, verbose)
-    _, plan, ir_text, symbols, _ = lower(graph, options, progress)
+    _, plan, ir_text, symbols, lowering = lower(graph, options, progress)
     entries = {name, f"{name}_work", f"{name}_batch", f"{name}_batch_strided"}
     taken = sorted(e for e in entries if re.search(rf"@{re.escape(e)}\b", ir_text))
     if taken:
         raise ValueError(f"export: name {name!r} collides with graphc's internal {taken[0]!r}")
     with progress.stage("emit_entries"):
         ir_text += "\n" + emit_export_entries(plan, name)
-    object_code, _, seconds = engine.compile_for_export(ir_text, opt_level, target, entries)
+    object_code, _, seconds = engine.compile_for_export(
+        ir_text, opt_level, target, entries, slp_vectorization(lowering)
+    )
     for stage, elapsed in seconds.items():
         progress.seconds[stage] = elapsed
         progress.report(f"{stage}: {elapsed:.3f} s")
