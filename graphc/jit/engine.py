@@ -332,14 +332,16 @@ class _SeparateModules:
         # Messages of parse, verify, code generation: made and freed here, never in a thread
         # (freeing one takes llvmlite's lock).
         self.errors = [[ffi.OutputString() for _ in range(3)] for _ in texts]
-        self.results: list[list] = [[None, True, None] for _ in texts]  # module, invalid, code
+        # Per module: its LLVM module, whether it failed verification, its object code buffer.
+        self.results: list[list] = [[None, True, None] for _ in texts]
         self.codes: list[bytes] = []
         raw = [_unwrapped(name) for name in self._functions]
-        threads = all(raw) and hasattr(ffi.lib, "_lock")
-        self.threads = [
-            threading.Thread(target=self._run, args=(k, raw)) for k in range(len(texts))
-        ]
-        self.threads = self.threads if threads else []
+        usable = all(raw) and hasattr(ffi.lib, "_lock")
+        self.threads = (
+            [threading.Thread(target=self._run, args=(k, raw)) for k in range(len(texts))]
+            if usable
+            else []
+        )
 
     def __enter__(self) -> _SeparateModules:
         if self.threads:
