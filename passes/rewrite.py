@@ -69,11 +69,7 @@ def rewrite(graph: Graph, rules: RuleTable) -> Graph:
             stable.add(new)  # no rule: stable by definition (keeps _none_replaced's list short)
         elif rule is not None and (stable is None or new not in stable):
             for _ in range(MAX_REPLACEMENTS_PER_NODE):
-                origin_stack.append(node.origin)  # what a rule builds inherits the provenance
-                try:
-                    replacement = rule(new)
-                finally:
-                    origin_stack.pop()
+                replacement = _apply(rule, new, node.origin)
                 if replacement is None or replacement is new:
                     if stable is not None:
                         stable.add(new)
@@ -110,15 +106,20 @@ def _none_replaced(graph: Graph, rules: RuleTable, stable: set[Node]) -> bool:
     for node in [n for n in graph.nodes if n not in stable]:
         rule = rules.get(node.op)
         if rule is not None:
-            origin_stack.append(node.origin)
-            try:
-                replacement = rule(node)
-            finally:
-                origin_stack.pop()
+            replacement = _apply(rule, node, node.origin)
             if replacement is not None and replacement is not node:
                 return False
         stable.add(node)
     return True
+
+
+def _apply(rule: Rule, node: Node, provenance: str) -> Node | None:
+    """``rule(node)``; what the rule builds inherits ``provenance`` (the replaced node's)."""
+    origin_stack.append(provenance)
+    try:
+        return rule(node)
+    finally:
+        origin_stack.pop()
 
 
 def _place(root: Node, emitted: list[Node], placed: set[Node]) -> None:
